@@ -1,0 +1,118 @@
+"""Typed exceptions for OKX error envelopes, one table from code to class.
+
+Each exception carries the OKX ``code``, the server's ``msg`` and the HTTP status, so a caller
+can branch on the class and a person can read the message. Messages come from the server and
+the request line; the credentials never appear in them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class OkxApiError(Exception):
+    """A request that the server refused, with the OKX code it gave (``""`` if it gave none)."""
+
+    def __init__(self, code: str, msg: str, http_status: int = 0, *,
+                 request: str = "", data: list[Any] | None = None) -> None:
+        self.code = code
+        self.msg = msg
+        self.http_status = http_status
+        self.request = request
+        self.data: list[Any] = data if data is not None else []
+        where = ", ".join(part for part in (
+            f"HTTP {http_status}" if http_status else "", request) if part)
+        super().__init__(f"{code or '?'} {msg}" + (f" ({where})" if where else ""))
+
+
+class AuthenticationError(OkxApiError):
+    """The server did not accept the credentials or how the request was signed."""
+
+
+class InvalidSignature(AuthenticationError):
+    """50113: the signature does not match (wrong secret, or secret and passphrase swapped)."""
+
+
+class TimestampExpired(AuthenticationError):
+    """50102: the request timestamp is outside the server's window (clock skew)."""
+
+
+class InvalidTimestamp(AuthenticationError):
+    """50112: the request timestamp is malformed."""
+
+
+class PassphraseIncorrect(AuthenticationError):
+    """50105: the passphrase is not the one chosen when the key was created."""
+
+
+class InvalidApiKey(AuthenticationError):
+    """50111/50119: the server does not know this API key (deleted, mistyped, other server)."""
+
+
+class WrongEnvironment(AuthenticationError):
+    """50101: a demo key used live, or a live key used in demo trading."""
+
+
+class ApiKeyFrozen(AuthenticationError):
+    """50100: the key or its account is frozen or disabled."""
+
+
+class IpNotAllowed(AuthenticationError):
+    """50110: the caller's IP is not in the key's IP allow-list."""
+
+
+class MissingCredentials(AuthenticationError):
+    """50103/50104/50106/50107: a required ``OK-ACCESS-*`` header was empty or absent."""
+
+
+class PermissionDenied(OkxApiError):
+    """50120/50030: the key lacks the permission (read, trade, withdraw) for this endpoint."""
+
+
+class RateLimited(OkxApiError):
+    """50011 (HTTP 429): too many requests; the client backs off before it raises this."""
+
+
+class UnexpectedResponse(OkxApiError):
+    """The server answered without an OKX envelope (a proxy error page, say)."""
+
+
+class WebSocketClosed(OkxApiError):
+    """The WebSocket closed before it answered; ``code`` is the close code."""
+
+
+#: REST (50xxx) and WebSocket (60xxx) codes of the same failure map to the same class.
+ERROR_CLASSES: dict[str, type[OkxApiError]] = {
+    "50100": ApiKeyFrozen,
+    "50101": WrongEnvironment,
+    "50102": TimestampExpired,
+    "50103": MissingCredentials,
+    "50104": MissingCredentials,
+    "50105": PassphraseIncorrect,
+    "50106": MissingCredentials,
+    "50107": MissingCredentials,
+    "50110": IpNotAllowed,
+    "50111": InvalidApiKey,
+    "50112": InvalidTimestamp,
+    "50113": InvalidSignature,
+    "50119": InvalidApiKey,
+    "50120": PermissionDenied,
+    "50030": PermissionDenied,
+    "50011": RateLimited,
+    "60004": InvalidTimestamp,
+    "60005": InvalidApiKey,
+    "60006": TimestampExpired,
+    "60007": InvalidSignature,
+    "60014": RateLimited,
+    "60024": PassphraseIncorrect,
+    "60032": InvalidApiKey,
+}
+
+
+def error_for(code: str, msg: str, http_status: int = 0, *, request: str = "",
+              data: list[Any] | None = None) -> OkxApiError:
+    """The exception for an OKX code; ``OkxApiError`` itself for codes without a class."""
+    cls = ERROR_CLASSES.get(code, OkxApiError)
+    if cls is OkxApiError and http_status == 429:
+        cls = RateLimited
+    return cls(code, msg, http_status, request=request, data=data)

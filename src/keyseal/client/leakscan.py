@@ -1,0 +1,302 @@
+"""Find OKX-style credentials in files and in git history, with few false alarms.
+
+An OKX key is a UUID and its secret 32 hex digits; each alone is everywhere (request ids,
+MD5 sums, lockfiles), so neither alone is a find. A find needs credential context:
+
+* ``key-and-secret``: a UUID and a 32-hex secret within a few lines of each other;
+* ``okx-variable``: a value assigned to an OKX-named variable (``OKX_API_KEY=…``,
+  ``OK-ACCESS-PASSPHRASE: …``);
+* ``credential-assignment``: a generic credential name holding an OKX-shaped value
+  (``api_key = "<uuid>"``, ``secret: <32 hex>``), and a ``passphrase``/``password`` next to
+  another find.
+
+Lines that speak of hashes (md5, sha, integrity, checksum, commit…) never yield a secret, and
+placeholders (``your-api-key``, ``xxxx``, ``****``, ``${VAR}``) are not values.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from keyseal.client.masking import mask
+
+#: How many lines apart a key and its secret (or passphrase) may be.
+WINDOW = 5
+MAX_FILE_BYTES = 4 * 1024 * 1024
+SKIP_DIRS = frozenset({
+    ".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".nox",
+    ".mypy_cache", ".pytest_cache", ".ruff_cache", "site-packages", "dist-packages",
+    "bower_components", ".cache",
+})
+BINARY_SUFFIXES = frozenset({
+    ".png", ".jpg", ".jpeg", ".gif", ".ico", ".pdf", ".zip", ".gz", ".tgz", ".bz2", ".xz",
+    ".whl", ".so", ".dylib", ".dll", ".exe", ".pyc", ".pyo", ".class", ".jar", ".sqlite",
+    ".db", ".woff", ".woff2", ".ttf", ".mp3", ".mp4", ".mov",
+})
+
+UUID = re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}"
+                  r"(?![0-9A-Za-z])")
+HEX32 = re.compile(r"(?<![0-9A-Za-z])[0-9A-Fa-f]{32}(?![0-9A-Za-z])")
+HASH_WORDS = re.compile(r"md5|sha\d*|hash|checksum|integrity|digest|etag|commit|fingerprint|"
+                        r"revision|\brev\b|object|blob|tree|crc", re.IGNORECASE)
+SECRET_WORDS = re.compile(r"secret|okx|okex|api|private|\bsk\b", re.IGNORECASE)
+ASSIGNMENT = re.compile(r"""(?P<name>[A-Za-z_][A-Za-z0-9_.\-]*)\\?["']?\s*(?:=>|=|:)\s*"""
+                        r"""\\?["']?(?P<value>[^\s"'\\,;`]+)""")
+OKX_NAME = re.compile(r"^(?:okx|okex|ok)(?:access|api)*(?:key|secret|secretkey|passphrase|"
+                      r"password|pass)$")
+KEY_NAMES = frozenset({"apikey", "accesskey", "key"})
+SECRET_NAMES = frozenset({"secret", "secretkey", "apisecret", "apisecretkey", "accesssecret"})
+PASSPHRASE_NAMES = frozenset({"passphrase", "password", "apipassphrase", "pass"})
+PLACEHOLDER_WORDS = re.compile(r"your|example|placeholder|change.?me|dummy|sample|replace|"
+                               r"redacted|xxx|\*\*\*|todo|fixme|insert|secret_here|<|>",
+                               re.IGNORECASE)
+REFERENCE = re.compile(r"[$(){}\[\]%]|^(?:os\.|env\.|process\.env|getenv|environ|settings\.|"
+                       r"config\.|self\.|args\.)", re.IGNORECASE)
+COMMON_WORDS = frozenset({"none", "null", "nil", "true", "false", "test", "string", "str",
+                          "tbd", "required", "optional", "secret", "password", "passphrase",
+                          "apikey", "api_key", "key", "value", "empty"})
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One credential found: where, by which rule, and the secret masked."""
+
+    path: str
+    line: int
+    rule: str
+    masked: str
+    detail: str = ""
+    cell: int | None = None
+    commit: str | None = None
+
+    def location(self) -> str:
+        where = f"{self.path}:{self.line}" if self.cell is None \
+            else f"{self.path}:cell {self.cell}:{self.line}"
+        return f"{self.commit[:12]}:{where}" if self.commit else where
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "location": self.location()}
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    line: int
+    rule: str
+    value: str
+    detail: str = ""
+
+
+def is_placeholder(value: str) -> bool:
+    core = value.strip("\"'")
+    return (len(core) < 4 or len(set(core.lower()) - {"-"}) <= 2
+            or core.lower() in COMMON_WORDS or bool(PLACEHOLDER_WORDS.search(core))
+            or bool(REFERENCE.search(core)))
+
+
+def scan_lines(lines: Iterable[tuple[int, str]]) -> list[_Hit]:
+    """Findings in numbered lines of one text (a file, a notebook cell, a diff's new side)."""
+    numbered = list(lines)
+    keys: list[tuple[int, str]] = []
+    secrets: list[tuple[int, str]] = []
+    hits: list[_Hit] = []
+    passphrases: list[tuple[int, str, str]] = []
+    for number, text in numbered:
+        hashy = bool(HASH_WORDS.search(text))
+        keys.extend((number, m.group()) for m in UUID.finditer(text) if not is_placeholder(m.group()))
+        if not hashy:
+            secrets.extend((number, m.group()) for m in HEX32.finditer(text)
+                           if not is_placeholder(m.group())
+                           and (m.group().isupper() or m.group().isdigit()
+                                or SECRET_WORDS.search(text)))
+        for match in ASSIGNMENT.finditer(text):
+            hit = _assignment(number, match.group("name"), match.group("value"), hashy)
+            if isinstance(hit, _Hit):
+                hits.append(hit)
+            elif hit is not None:
+                passphrases.append((number, hit, match.group("name")))
+    for number, secret in secrets:
+        near = [key for line, key in keys if abs(line - number) <= WINDOW]
+        if near:
+            hits.append(_Hit(number, "key-and-secret", secret,
+                             f"secret next to API key {mask(near[0], 8, 4)}"))
+    for number, value, name in passphrases:
+        if any(abs(hit.line - number) <= WINDOW for hit in hits):
+            hits.append(_Hit(number, "credential-assignment", value, f"{name} beside a key"))
+    return _dedupe(hits)
+
+
+def _assignment(number: int, name: str, value: str, hashy: bool) -> _Hit | str | None:
+    """A hit, a passphrase candidate (its value), or nothing."""
+    normal = re.sub(r"[_.\-]", "", name).lower()
+    if is_placeholder(value):
+        return None
+    if OKX_NAME.match(normal):
+        return _Hit(number, "okx-variable", value, name)
+    short = normal.removeprefix("ok")
+    if short in KEY_NAMES and UUID.fullmatch(value):
+        return _Hit(number, "credential-assignment", value, name)
+    if short in SECRET_NAMES and HEX32.fullmatch(value) and not hashy:
+        return _Hit(number, "credential-assignment", value, name)
+    if short in PASSPHRASE_NAMES:
+        return value
+    return None
+
+
+def _dedupe(hits: list[_Hit]) -> list[_Hit]:
+    """One finding per value and line; an OKX-named variable beats a generic rule."""
+    order = {"okx-variable": 0, "credential-assignment": 1, "key-and-secret": 2}
+    best: dict[tuple[int, str], _Hit] = {}
+    for hit in hits:
+        slot = (hit.line, hit.value)
+        if slot not in best or order[hit.rule] < order[best[slot].rule]:
+            best[slot] = hit
+    return sorted(best.values(), key=lambda h: (h.line, h.value))
+
+
+def _findings(path: str, hits: list[_Hit], *, cell: int | None = None,
+              commit: str | None = None) -> list[Finding]:
+    return [Finding(path, h.line, h.rule, mask(h.value), h.detail, cell, commit) for h in hits]
+
+
+# -- files -------------------------------------------------------------------------------------
+
+def iter_files(root: Path) -> Iterator[Path]:
+    """Text-file candidates under ``root``, skipping VCS, dependency and virtualenv folders."""
+    if root.is_file():
+        yield root
+        return
+    for directory, subdirs, files in os.walk(root):
+        subdirs[:] = sorted(d for d in subdirs if d not in SKIP_DIRS
+                            and not (Path(directory, d) / "pyvenv.cfg").exists())
+        for name in sorted(files):
+            path = Path(directory, name)
+            if path.suffix.lower() not in BINARY_SUFFIXES and not path.is_symlink():
+                yield path
+
+
+def read_text(path: Path) -> str | None:
+    """The file as text, or ``None`` for binaries and files too large to be configuration."""
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return None
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if b"\0" in data[:8192]:
+        return None
+    return data.decode("utf-8", errors="replace")
+
+
+def scan_text(display: str, text: str) -> list[Finding]:
+    return _findings(display, scan_lines(enumerate(text.splitlines(), start=1)))
+
+
+def scan_notebook(display: str, text: str) -> list[Finding]:
+    """Scan each cell's source and text outputs, numbered by cell (from 1) and line."""
+    try:
+        cells = json.loads(text).get("cells", [])
+    except (ValueError, AttributeError):
+        return scan_text(display, text)
+    findings: list[Finding] = []
+    for index, cell in enumerate(cells, start=1):
+        for block in _cell_texts(cell):
+            hits = scan_lines(enumerate(block.splitlines(), start=1))
+            findings += _findings(display, hits, cell=index)
+    return findings
+
+
+def _cell_texts(cell: Any) -> Iterator[str]:
+    def joined(value: Any) -> str:
+        return "".join(value) if isinstance(value, list) else str(value or "")
+
+    if not isinstance(cell, dict):
+        return
+    yield joined(cell.get("source"))
+    for output in cell.get("outputs") or ():
+        if isinstance(output, dict):
+            yield joined(output.get("text"))
+            yield joined((output.get("data") or {}).get("text/plain"))
+
+
+def scan_path(root: Path) -> list[Finding]:
+    """Every finding in the files under ``root`` (or in the file ``root``)."""
+    findings: list[Finding] = []
+    for path in iter_files(root):
+        text = read_text(path)
+        if text is None:
+            continue
+        display = str(path if root.is_file() else path.relative_to(root))
+        if path.suffix.lower() == ".ipynb":
+            findings += scan_notebook(display, text)
+        else:
+            findings += scan_text(display, text)
+    return findings
+
+
+# -- git history -----------------------------------------------------------------------------
+
+class NotAGitRepository(Exception):
+    pass
+
+
+def scan_git_history(root: Path) -> list[Finding]:
+    """Findings in lines added by any commit of any ref, each reported at its first commit."""
+    probe = subprocess.run(["git", "-C", str(root), "rev-parse", "--git-dir"],
+                           capture_output=True, text=True, check=False)
+    if probe.returncode != 0:
+        raise NotAGitRepository(f"{root} is not inside a git repository")
+    command = ["git", "-C", str(root), "log", "-p", "--all", "--reverse", "--no-color",
+               "--no-ext-diff", "--no-renames", "--format=%x00commit %H"]
+    findings: list[Finding] = []
+    seen: set[tuple[str, str, str]] = set()
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as git:
+        assert git.stdout is not None
+        for commit, path, added, context in _diff_files(git.stdout):
+            if not added or any(part in SKIP_DIRS for part in Path(path).parts):
+                continue
+            lines = sorted({**context, **added}.items())
+            hits = [h for h in scan_lines(lines) if h.line in added]
+            for finding in _findings(path, hits, commit=commit):
+                if (finding.path, finding.rule, finding.masked) not in seen:
+                    seen.add((finding.path, finding.rule, finding.masked))
+                    findings.append(finding)
+    return findings
+
+
+HUNK = re.compile(rb"^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@")
+
+
+def _diff_files(stream: Iterable[bytes]) -> Iterator[tuple[str, str, dict[int, str],
+                                                           dict[int, str]]]:
+    """(commit, path, added lines, context lines) per file per commit of ``git log -p``."""
+    commit, path, in_header = "", None, False
+    added: dict[int, str] = {}
+    context: dict[int, str] = {}
+    number = 0
+    for raw in stream:
+        if raw.startswith(b"\0commit "):
+            if path:
+                yield commit, path, added, context
+            commit, path, added, context = raw[8:].strip().decode(), None, {}, {}
+        elif raw.startswith(b"diff --git "):
+            if path:
+                yield commit, path, added, context
+            path, added, context, in_header = None, {}, {}, True
+        elif in_header and raw.startswith(b"+++ "):
+            target = raw[4:].rstrip(b"\n").decode("utf-8", errors="replace")
+            path = target[2:] if target.startswith("b/") else None
+        elif (hunk := HUNK.match(raw)) is not None:
+            number, in_header = int(hunk.group(1)), False
+        elif path and not in_header and raw[:1] in (b"+", b" "):
+            text = raw[1:].rstrip(b"\r\n").decode("utf-8", errors="replace")
+            (added if raw[:1] == b"+" else context)[number] = text
+            number += 1
+    if path:
+        yield commit, path, added, context

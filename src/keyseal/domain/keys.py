@@ -1,0 +1,87 @@
+"""API keys: what one is, and the rules a new or edited key must satisfy."""
+
+from __future__ import annotations
+
+import enum
+import re
+import uuid
+from dataclasses import dataclass
+
+from keyseal import errors
+from keyseal.domain.ipallow import IpAllowlist
+from keyseal.domain.permissions import Permission
+
+MAX_KEYS_PER_ACCOUNT = 50
+MAX_LABEL_LENGTH = 50
+
+
+class Environment(enum.StrEnum):
+    LIVE = "live"
+    DEMO = "demo"
+
+    @classmethod
+    def from_header(cls, value: str | None) -> Environment:
+        """``x-simulated-trading: 1`` selects demo; absent, ``0`` or anything else is live."""
+        return cls.DEMO if value is not None and value.strip() == "1" else cls.LIVE
+
+
+class KeyStatus(enum.StrEnum):
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A key as services and the gate see it; the secret stays sealed here."""
+
+    api_key: str
+    account_id: int
+    label: str
+    permission: Permission
+    allowlist: IpAllowlist
+    environment: Environment
+    status: KeyStatus
+    created_ms: int
+    last_used_ms: int | None = None
+    last_used_ip: str | None = None
+
+
+_LABEL = re.compile(r"[A-Za-z0-9]{1,%d}" % MAX_LABEL_LENGTH)
+_SPECIAL = re.compile(r"[^A-Za-z0-9]")
+
+
+def check_label(label: str) -> str:
+    """Up to 50 letters or digits (OKX's key note rule)."""
+    if not _LABEL.fullmatch(label or ""):
+        raise errors.PARAM_ERROR(
+            "label", detail=f"a label is 1 to {MAX_LABEL_LENGTH} letters or digits")
+    return label
+
+
+def check_passphrase(passphrase: str) -> str:
+    """8–32 characters with a digit, an upper-case, a lower-case and a special character."""
+    ok = (
+        8 <= len(passphrase) <= 32
+        and passphrase.isascii() and passphrase.isprintable()
+        and any(c.isdigit() for c in passphrase)
+        and any(c.isupper() for c in passphrase)
+        and any(c.islower() for c in passphrase)
+        and _SPECIAL.search(passphrase) is not None
+        and passphrase == passphrase.strip()
+    )
+    if not ok:
+        raise errors.PASSPHRASE_FORMAT(
+            detail="8-32 characters with a digit, an upper-case letter, a lower-case letter "
+                   "and a special character")
+    return passphrase
+
+
+def looks_like_api_key(value: str) -> bool:
+    """OKX API keys are UUIDs; anything else cannot be a key and need not reach the store."""
+    if len(value) != 36:
+        return False
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

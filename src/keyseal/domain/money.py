@@ -1,0 +1,37 @@
+"""Amounts: exact decimals, written the way OKX writes numbers (strings, no exponent)."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from keyseal import errors
+
+ZERO = Decimal(0)
+MAX_DIGITS = 30
+
+
+def parse_amount(value: object, field: str, *, allow_zero: bool = False) -> Decimal:
+    """A positive decimal from a JSON string or number; anything else is 51000 naming ``field``."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise errors.PARAM_ERROR(field)
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise errors.PARAM_ERROR(field) from None
+    if not amount.is_finite() or amount < 0 or (amount == 0 and not allow_zero):
+        raise errors.PARAM_ERROR(field)
+    if len(amount.as_tuple().digits) > MAX_DIGITS:
+        raise errors.PARAM_ERROR(field)
+    return amount
+
+
+def fmt(amount: Decimal) -> str:
+    """``Decimal('1.50')`` → ``"1.5"``; never scientific notation."""
+    if amount == 0:
+        return "0"
+    text = format(amount.normalize(), "f")
+    return text
+
+
+def is_multiple(amount: Decimal, step: Decimal) -> bool:
+    return step == 0 or (amount % step) == 0

@@ -1,0 +1,124 @@
+"""The OKX error catalogue: code, message and HTTP status, as clients see them on the wire.
+
+Messages follow the wire forms real clients have logged where they differ from the docs
+(``Invalid Sign``, ``Timestamp request expired``); clients key off ``code``, people read ``msg``.
+Every refusal in Keyseal, from the gate, a service or an HTTP route, is an ``OkxError``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorCode:
+    code: str
+    message: str
+    http_status: int = 200
+
+    def __call__(self, *params: object, detail: str = "") -> OkxError:
+        """An ``OkxError`` of this code; ``params`` fill ``{0}``, ``{1}``… in the message."""
+        return OkxError(self, tuple(str(p) for p in params), detail)
+
+
+class OkxError(Exception):
+    """A refusal that becomes ``{"code": ..., "msg": ..., "data": []}`` on the wire.
+
+    ``detail`` is for logs and the audit trail only (which check refused, and why); it never
+    holds a secret and is not sent to the caller.
+    """
+
+    def __init__(self, error: ErrorCode, params: tuple[str, ...] = (), detail: str = "") -> None:
+        self.error = error
+        self.params = params
+        self.detail = detail
+        super().__init__(f"{error.code} {self.message}" + (f" ({detail})" if detail else ""))
+
+    @property
+    def code(self) -> str:
+        return self.error.code
+
+    @property
+    def http_status(self) -> int:
+        return self.error.http_status
+
+    @property
+    def message(self) -> str:
+        return self.error.message.format(*self.params) if self.params else self.error.message
+
+
+# General class
+OPERATION_FAILED = ErrorCode("1", "Operation failed.")
+PARTIAL_SUCCESS = ErrorCode("2", "Bulk operation partially succeeded.")
+BODY_EMPTY = ErrorCode("50000", "Body for POST request cannot be empty.", 400)
+SERVICE_UNAVAILABLE = ErrorCode("50001", "Service temporarily unavailable. Please try again later.", 503)
+JSON_SYNTAX = ErrorCode("50002", "JSON syntax error", 400)
+ENDPOINT_UNAVAILABLE = ErrorCode("50005", "API endpoint is inactive or unavailable.", 404)
+USER_NOT_FOUND = ErrorCode("50008", "User doesn't exist.")
+RATE_LIMITED = ErrorCode("50011", "Too Many Requests", 429)
+PARAM_EMPTY = ErrorCode("50014", "Parameter {0} can not be empty.", 400)
+SYSTEM_ERROR = ErrorCode("50026", "System error. Try again later", 500)
+NO_ENDPOINT_PERMISSION = ErrorCode("50030", "You don't have permission to use this API endpoint")
+IP_BINDING_REQUIRED = ErrorCode("50035", "This endpoint requires that APIKey must be bound to IP", 403)
+DEMO_UNAVAILABLE = ErrorCode("50038", "This feature is unavailable in demo trading")
+BODY_TOO_LARGE = ErrorCode("50002", "Request body too large (limit {0} bytes)", 413)
+
+# API class (authentication)
+API_FROZEN = ErrorCode("50100", "API frozen, please contact customer service.", 400)
+WRONG_ENVIRONMENT = ErrorCode("50101", "APIKey does not match current environment.", 401)
+TIMESTAMP_EXPIRED = ErrorCode("50102", "Timestamp request expired", 401)
+KEY_HEADER_EMPTY = ErrorCode("50103", 'Request header "OK-ACCESS-KEY" cannot be empty.', 401)
+PASSPHRASE_HEADER_EMPTY = ErrorCode(
+    "50104", 'Request header "OK-ACCESS-PASSPHRASE" cannot be empty.', 401)
+PASSPHRASE_INCORRECT = ErrorCode("50105", 'Request header "OK-ACCESS-PASSPHRASE" incorrect.', 401)
+SIGN_HEADER_EMPTY = ErrorCode("50106", 'Request header "OK-ACCESS-SIGN" cannot be empty.', 401)
+TIMESTAMP_HEADER_EMPTY = ErrorCode(
+    "50107", 'Request header "OK-ACCESS-TIMESTAMP" cannot be empty.', 401)
+IP_NOT_ALLOWED = ErrorCode(
+    "50110", "Your IP {0} is not included in your API key's IP whitelist.", 401)
+INVALID_KEY = ErrorCode("50111", "Invalid OK-ACCESS-KEY", 401)
+INVALID_TIMESTAMP = ErrorCode("50112", "Invalid OK-ACCESS-TIMESTAMP", 401)
+INVALID_SIGN = ErrorCode("50113", "Invalid Sign", 401)
+INVALID_METHOD = ErrorCode("50115", "Invalid request method.", 405)
+NO_PERMISSION = ErrorCode("50120", "This API key doesn't have permission to use this function")
+
+# Trade and funding
+PARAM_ERROR = ErrorCode("51000", "Parameter {0} error")
+INSTRUMENT_UNKNOWN = ErrorCode("51001", "Instrument ID does not exist")
+INSUFFICIENT_BALANCE = ErrorCode("51008", "Order failed. Insufficient {0} balance in account.")
+BELOW_MIN_SIZE = ErrorCode("51020", "Your order should meet or exceed the minimum order amount.")
+DUPLICATE_CLORDID = ErrorCode("51016", "Duplicated clOrdId")
+BATCH_TOO_LARGE = ErrorCode("51004", "Order count exceeds the limit of {0} orders per request")
+CANCEL_FAILED = ErrorCode(
+    "51400", "Order cancellation failed as the order has been filled, canceled or does not exist")
+ORDER_NOT_FOUND = ErrorCode("51603", "Order does not exist")
+WITHDRAW_INSUFFICIENT = ErrorCode("58350", "Insufficient balance")
+CURRENCY_UNKNOWN = ErrorCode("58004", "Unsupported currency {0}")
+
+# Account class (key management)
+ONLY_MAIN_ACCOUNT = ErrorCode("59500", "Only the API key of the main account has permission.")
+TOO_MANY_KEYS = ErrorCode("59501", "Each account can create up to {0} API keys")
+LABEL_TAKEN = ErrorCode("59502", "This note name already exists. Enter a unique API key note name")
+TOO_MANY_IPS = ErrorCode("59503", "Each API key can bind up to {0} IP addresses")
+SUB_NO_WITHDRAW = ErrorCode(
+    "59504", "Sub-accounts don't support withdrawals. Please use your main account for withdrawals.")
+PASSPHRASE_FORMAT = ErrorCode("59505", "The passphrase format is incorrect.")
+KEY_NOT_FOUND = ErrorCode("59506", "API key doesn't exist.")
+SUB_NOT_FOUND = ErrorCode("59510", "Sub-account does not exist")
+
+# WebSocket
+WS_INVALID_TIMESTAMP = ErrorCode("60004", "Invalid timestamp")
+WS_INVALID_KEY = ErrorCode("60005", "Invalid apiKey")
+WS_TIMESTAMP_EXPIRED = ErrorCode("60006", "Timestamp request expired")
+WS_INVALID_SIGN = ErrorCode("60007", "Invalid sign")
+WS_LOGIN_FAILED = ErrorCode("60009", "Login failed.")
+WS_PLEASE_LOGIN = ErrorCode("60011", "Please log in")
+WS_INVALID_REQUEST = ErrorCode("60012", "Invalid request: {0}")
+WS_INVALID_ARGS = ErrorCode("60013", "Invalid args")
+WS_TOO_FREQUENT = ErrorCode("60014", "Requests too frequent")
+WS_CHANNEL_UNKNOWN = ErrorCode(
+    "60018", "Wrong URL or {0} doesn't exist. Please use the correct URL, channel and parameters "
+    "referring to API document.")
+WS_INVALID_OP = ErrorCode("60019", "Invalid op: {0}")
+WS_WRONG_PASSPHRASE = ErrorCode("60024", "Wrong passphrase")
+WS_KEY_NOT_FOUND = ErrorCode("60032", "API key doesn't exist.")

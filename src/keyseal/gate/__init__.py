@@ -1,0 +1,1 @@
+"""Verifies every signed request: cache → checks → limiter → usage."""

@@ -1,0 +1,36 @@
+"""What the gate keeps in memory for one key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from keyseal.domain.ipallow import IpAllowlist
+from keyseal.domain.keys import Environment
+from keyseal.domain.permissions import Permission
+
+
+@dataclass(slots=True)
+class KeyEntry:
+    """Everything verification needs, so a warm request touches no database."""
+
+    api_key: str
+    account_id: int
+    uid: str
+    main_uid: str
+    label: str
+    secret: bytes
+    passphrase_hash: str
+    permission: Permission
+    allowlist: IpAllowlist
+    environment: Environment
+    frozen: bool
+    master_id: int | None
+    kyc_level: int
+    sub_account_access: bool
+    #: keyed digests of a passphrase argon2 accepted / refused, so each is hashed once
+    passphrase_ok: bytes | None = None
+    passphrase_bad: set[bytes] = field(default_factory=set)
+
+    @property
+    def is_sub(self) -> bool:
+        return self.master_id is not None

@@ -1,0 +1,177 @@
+"""The gate: one small check per step, in the order of DESIGN.md, each refusing with one
+OKX code. Warm requests do no I/O; the slow parts (loading a key, the first argon2 check of a
+passphrase) run off the event loop."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from keyseal import errors
+from keyseal.clock import Clock
+from keyseal.crypto import FastVerifier
+from keyseal.domain.keys import Environment, looks_like_api_key
+from keyseal.domain.permissions import Permission
+from keyseal.gate.cache import KeyCache
+from keyseal.gate.entry import KeyEntry
+from keyseal.gate.ratelimit import Rate, RateLimiter
+from keyseal.gate.usage import UsageRecorder
+from keyseal.signing import (
+    decoded_target,
+    parse_timestamp,
+    prehash,
+    sign,
+    sign_ws_login,
+    signatures_match,
+)
+
+KeyLoader = Callable[[str], Awaitable[KeyEntry | None]]
+PassphraseCheck = Callable[[str, str], Awaitable[bool]]
+MAX_BAD_PASSPHRASES = 8
+
+
+@dataclass(frozen=True, slots=True)
+class SignedRequest:
+    method: str
+    target: bytes  # raw path + ?raw query, exactly as received
+    body: bytes
+    headers: Mapping[str, str]  # lower-case names
+    client_ip: str
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """What a route demands of the key that calls it."""
+
+    permission: Permission
+    rate: Rate | None
+    rate_group: str
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the verified key and the environment it acts in."""
+
+    key: KeyEntry
+    environment: Environment
+    client_ip: str
+
+
+class Gate:
+    def __init__(self, *, clock: Clock, cache: KeyCache, load_key: KeyLoader,
+                 check_passphrase: PassphraseCheck, limiter: RateLimiter,
+                 usage: UsageRecorder, window_s: float = 30.0) -> None:
+        self._clock = clock
+        self._cache = cache
+        self._load_key = load_key
+        self._check_passphrase = check_passphrase
+        self._limiter = limiter
+        self._usage = usage
+        self._window_s = window_s
+        self._fast = FastVerifier()
+
+    async def authenticate(self, request: SignedRequest, guard: Guard) -> Principal:
+        headers = request.headers
+        api_key = headers.get("ok-access-key", "")
+        signature = headers.get("ok-access-sign", "")
+        timestamp = headers.get("ok-access-timestamp", "")
+        passphrase = headers.get("ok-access-passphrase", "")
+        _require_headers(api_key, signature, timestamp, passphrase)
+        sent_at = _parse_timestamp(timestamp)
+        entry = await self._entry(api_key)
+        environment = Environment.from_header(headers.get("x-simulated-trading"))
+        if entry.environment is not environment:
+            raise errors.WRONG_ENVIRONMENT(detail=f"key {api_key} is {entry.environment}")
+        if entry.frozen:
+            raise errors.API_FROZEN(detail=f"key {api_key} is disabled or its account restricted")
+        if abs(self._clock() - sent_at) > self._window_s:
+            raise errors.TIMESTAMP_EXPIRED(detail=f"timestamp {timestamp!r} outside the window")
+        await self._verify_passphrase(entry, passphrase)
+        _verify_signature(entry, request, timestamp, signature)
+        if not entry.allowlist.permits(request.client_ip):
+            raise errors.IP_NOT_ALLOWED(request.client_ip, detail=f"key {api_key}")
+        if guard.permission not in entry.permission:
+            raise errors.NO_PERMISSION(
+                detail=f"key {api_key} lacks {guard.permission!r} for {guard.rate_group}")
+        if guard.rate is not None and not self._limiter.allow(
+                (entry.account_id, guard.rate_group), guard.rate):
+            raise errors.RATE_LIMITED(detail=f"account {entry.uid}: {guard.rate_group} {guard.rate}")
+        self._usage.record(api_key, int(self._clock() * 1000), request.client_ip)
+        return Principal(entry, environment, request.client_ip)
+
+    async def login(self, api_key: str, passphrase: str, timestamp_s: float, signature: str,
+                    timestamp_text: str, environment: Environment, client_ip: str) -> KeyEntry:
+        """A WebSocket ``op=login``: the same key checks, over the fixed login prehash."""
+        entry = await self._entry(api_key)
+        if entry.environment is not environment:
+            raise errors.WRONG_ENVIRONMENT(detail=f"key {api_key} is {entry.environment}")
+        if entry.frozen:
+            raise errors.API_FROZEN(detail=f"key {api_key} is disabled or its account restricted")
+        if abs(self._clock() - timestamp_s) > self._window_s:
+            raise errors.TIMESTAMP_EXPIRED(detail="login timestamp outside the window")
+        await self._verify_passphrase(entry, passphrase)
+        expected = sign_ws_login(entry.secret, timestamp_text)
+        if not signatures_match(signature, expected):
+            raise errors.INVALID_SIGN(detail=f"key {api_key}: login signature mismatch")
+        if not entry.allowlist.permits(client_ip):
+            raise errors.IP_NOT_ALLOWED(client_ip, detail=f"key {api_key}")
+        self._usage.record(api_key, int(self._clock() * 1000), client_ip)
+        return entry
+
+    async def _entry(self, api_key: str) -> KeyEntry:
+        cached = self._cache.get(api_key)
+        if cached is None:
+            if not looks_like_api_key(api_key):
+                raise errors.INVALID_KEY(detail="not a UUID")
+            loaded = await self._load_key(api_key)
+            self._cache.put(api_key, loaded)
+            cached = loaded if loaded is not None else False
+        if not isinstance(cached, KeyEntry):
+            raise errors.INVALID_KEY(detail=f"unknown key {api_key}")
+        return cached
+
+    async def _verify_passphrase(self, entry: KeyEntry, passphrase: str) -> None:
+        digest = self._fast.digest(passphrase)
+        if entry.passphrase_ok is not None and self._fast.same(entry.passphrase_ok, digest):
+            return
+        if digest in entry.passphrase_bad:
+            raise errors.PASSPHRASE_INCORRECT(detail=f"key {entry.api_key}")
+        if await self._check_passphrase(entry.passphrase_hash, passphrase):
+            entry.passphrase_ok = digest
+            return
+        if len(entry.passphrase_bad) < MAX_BAD_PASSPHRASES:
+            entry.passphrase_bad.add(digest)
+        raise errors.PASSPHRASE_INCORRECT(detail=f"key {entry.api_key}")
+
+
+def _require_headers(api_key: str, signature: str, timestamp: str, passphrase: str) -> None:
+    if not api_key:
+        raise errors.KEY_HEADER_EMPTY()
+    if not signature:
+        raise errors.SIGN_HEADER_EMPTY()
+    if not timestamp:
+        raise errors.TIMESTAMP_HEADER_EMPTY()
+    if not passphrase:
+        raise errors.PASSPHRASE_HEADER_EMPTY()
+
+
+def _parse_timestamp(timestamp: str) -> float:
+    try:
+        return parse_timestamp(timestamp)
+    except (ValueError, OverflowError, OSError):
+        raise errors.INVALID_TIMESTAMP(detail=f"cannot parse {timestamp[:40]!r}") from None
+
+
+def _verify_signature(entry: KeyEntry, request: SignedRequest, timestamp: str,
+                      signature: str) -> None:
+    """The raw target first; then once more percent-decoded (python-okx signs values that
+    httpx encodes afterwards). Both need the secret."""
+    expected = sign(entry.secret, prehash(timestamp, request.method, request.target, request.body))
+    if signatures_match(signature, expected):
+        return
+    decoded = decoded_target(request.target)
+    if decoded != request.target:
+        expected = sign(entry.secret, prehash(timestamp, request.method, decoded, request.body))
+        if signatures_match(signature, expected):
+            return
+    raise errors.INVALID_SIGN(detail=f"key {entry.api_key}: signature mismatch")

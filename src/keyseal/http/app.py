@@ -1,0 +1,183 @@
+"""The ASGI application. The OKX routes are the hot path, so they are dispatched by a small
+ASGI callable of our own (a dict lookup), not a framework router: see
+docs/decisions/0001-bare-asgi-for-okx-routes.md."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+
+from keyseal import errors
+from keyseal.http import envelope
+from keyseal.http.background import ChangeFollower, flush_usage, usage_writer
+from keyseal.http.okx import all_routes
+from keyseal.http.openapi import openapi_document
+from keyseal.http.routes import Call, Reply, Route
+from keyseal.http.state import ServerState, build_state
+from keyseal.http.ws import serve_private
+from keyseal.gate.verifier import SignedRequest
+from keyseal.services.runtime import Runtime
+
+log = logging.getLogger("keyseal.server")
+_JSON = [(b"content-type", b"application/json")]
+
+
+class KeysealApp:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.state: ServerState = build_state(rt)
+        self.routes = all_routes()
+        self.table: dict[str, dict[str, Route]] = {}
+        for route in self.routes:
+            self.table.setdefault(route.path, {})[route.method] = route
+        self._openapi = orjson.dumps(openapi_document(self.routes))
+        self._trusted = [ipaddress.ip_network(p, strict=False)
+                         for p in rt.settings.trusted_proxies]
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- lifespan ------------------------------------------------------------------------
+    async def start(self) -> None:
+        follower = await asyncio.to_thread(ChangeFollower, self.state)
+        settings = self.rt.settings
+        self._tasks = [
+            asyncio.create_task(follower.run(settings.change_poll_interval_s)),
+            asyncio.create_task(usage_writer(self.state, settings.usage_flush_interval_s)),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        try:
+            await asyncio.to_thread(flush_usage, self.state)
+        except Exception:
+            log.exception("could not write key usage at shutdown")
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "websocket":
+            await self._websocket(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.start()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # -- HTTP ----------------------------------------------------------------------------
+    def client_ip(self, scope: dict[str, Any], headers: dict[str, str]) -> str:
+        """The socket peer; ``X-Forwarded-For`` only when the peer is a trusted proxy."""
+        client = scope.get("client")
+        peer = client[0] if client else ""
+        if self._trusted and headers.get("x-forwarded-for") and self._is_trusted(peer):
+            hops = [h.strip() for h in headers["x-forwarded-for"].split(",") if h.strip()]
+            for hop in reversed(hops):
+                if not self._is_trusted(hop):
+                    return hop
+        return peer
+
+    def _is_trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self._trusted)
+
+    async def _http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        try:
+            status, body = await self._respond(scope, receive)
+        except errors.OkxError as refusal:
+            status, body = envelope.failure(refusal)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            status, body = envelope.failure(errors.SYSTEM_ERROR())
+        await send({"type": "http.response.start", "status": status, "headers": _JSON})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _respond(self, scope: dict[str, Any], receive: Any) -> tuple[int, bytes]:
+        path = scope["path"]
+        if path == "/openapi.json" and scope["method"] == "GET":
+            return 200, self._openapi
+        methods = self.table.get(path)
+        if methods is None:
+            raise errors.ENDPOINT_UNAVAILABLE(detail=f"no route {path[:100]!r}")
+        route = methods.get(scope["method"])
+        if route is None:
+            raise errors.INVALID_METHOD()
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        body = await self._read_body(receive, headers)
+        client_ip = self.client_ip(scope, headers)
+        query_string: bytes = scope.get("query_string", b"")
+        principal = None
+        if route.guard is not None:
+            raw_path = scope.get("raw_path") or path.encode()
+            target = raw_path + b"?" + query_string if query_string else raw_path
+            request = SignedRequest(scope["method"], target, body, headers, client_ip)
+            try:
+                principal = await self.state.gate.authenticate(request, route.guard)
+            except errors.OkxError as refusal:
+                log.info("refused %s %s: %s %s", scope["method"], path, refusal.code,
+                         refusal.detail)
+                raise
+        elif route.public_rate is not None and not self.state.limiter.allow(
+                (client_ip, route.path), route.public_rate):
+            raise errors.RATE_LIMITED(detail=f"ip {client_ip}")
+        query = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
+        result = await route.handler(Call(self.state, query, body, principal, client_ip))
+        if isinstance(result, Reply):
+            return result.http_status, envelope.encode(result.code, result.msg, result.data)
+        return envelope.success(result)
+
+    async def _read_body(self, receive: Any, headers: dict[str, str]) -> bytes:
+        limit = self.rt.settings.max_body_bytes
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise errors.BODY_TOO_LARGE(limit)
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise errors.BODY_TOO_LARGE(limit)
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        return b"".join(chunks)
+
+    # -- WebSocket -----------------------------------------------------------------------
+    async def _websocket(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["path"].rstrip("/") != "/ws/v5/private":
+            await receive()
+            await send({"type": "websocket.close", "code": 4002, "reason": "Invalid Request"})
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        await serve_private(self.state, scope, receive, send, self.client_ip(scope, headers))
+
+
+def create_app(rt: Runtime) -> KeysealApp:
+    return KeysealApp(rt)

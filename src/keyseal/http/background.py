@@ -1,0 +1,69 @@
+"""The loops a serving process runs beside requests: follow the change log, write usage."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from keyseal.http.state import ServerState
+from keyseal.store import changes
+from keyseal.store import keys as key_rows
+
+log = logging.getLogger("keyseal.server")
+
+
+class ChangeFollower:
+    """Reads the change log and drops what this process cached about changed keys and
+    accounts. A process that missed a push still catches up: the log is the truth."""
+
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+        with state.rt.db.read() as conn:
+            self.last_id = changes.latest_id(conn)
+
+    def poll(self) -> list[changes.Change]:
+        with self.state.rt.db.read() as conn:
+            return changes.since(conn, self.last_id)
+
+    def apply(self, found: list[changes.Change]) -> None:
+        for change in found:
+            if change.api_key:
+                self.state.key_cache.evict(change.api_key)
+            if change.account_id is not None:
+                if change.kind == "ledger":
+                    self.state.balances.evict(change.account_id)
+                else:
+                    self.state.key_cache.evict_account(change.account_id)
+            self.last_id = change.id
+
+    async def run(self, interval_s: float) -> None:
+        while True:
+            try:
+                self.apply(await asyncio.to_thread(self.poll))
+            except Exception:  # a stopped database must not kill the loop
+                log.exception("could not read the change log; retrying")
+            await asyncio.sleep(interval_s)
+
+
+def flush_usage(state: ServerState) -> int:
+    """Write pending last-used records in one statement; put them back if the write fails."""
+    batch = state.usage.drain()
+    if not batch:
+        return 0
+    try:
+        with state.rt.db.write() as conn:
+            key_rows.record_usage(conn, batch)
+    except Exception:
+        state.usage.restore(batch)
+        raise
+    return len(batch)
+
+
+async def usage_writer(state: ServerState, interval_s: float) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await asyncio.to_thread(flush_usage, state)
+        except Exception:
+            log.exception("could not write key usage; will retry")
+        state.limiter.prune()

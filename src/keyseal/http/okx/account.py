@@ -1,0 +1,70 @@
+"""Trading-account endpoints: balance and configuration."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from keyseal.clock import millis
+from keyseal.domain.money import fmt
+from keyseal.domain.permissions import Permission
+from keyseal.gate.ratelimit import Rate
+from keyseal.http.okx.common import ccy_filter, owner
+from keyseal.http.routes import Call, RouteTable
+
+table = RouteTable()
+
+
+@table.private("GET", "/api/v5/account/balance", Permission.READ, Rate(10, 2))
+async def balance(call: Call) -> list[Any]:
+    """Trading-account balance: equity, available and frozen per currency."""
+    wanted = ccy_filter(call)
+    held = await call.state.balances.get(owner(call))
+    market = call.state.rt.settings.market
+    details = []
+    total_usd = Decimal(0)
+    for ccy in sorted(held):
+        row = held[ccy]
+        if (wanted is not None and ccy not in wanted) or (row.cash == 0 and row.frozen == 0):
+            continue
+        usd = market.usd_value(ccy, row.cash) or Decimal(0)
+        total_usd += usd
+        available = fmt(row.available)
+        details.append({
+            "accAvgPx": "", "availBal": available, "availEq": available, "borrowFroz": "",
+            "cashBal": fmt(row.cash), "ccy": ccy, "clSpotInUseAmt": "", "colBorrAutoConversion": "",
+            "collateralEnabled": False, "crossLiab": "", "disEq": fmt(usd), "eq": fmt(row.cash),
+            "eqUsd": fmt(usd), "fixedBal": "0", "frozenBal": fmt(row.frozen), "imr": "",
+            "interest": "", "isoEq": "", "isoLiab": "", "isoUpl": "", "liab": "", "maxLoan": "",
+            "mgnRatio": "", "mmr": "", "notionalLever": "", "openAvgPx": "",
+            "ordFrozen": fmt(row.frozen), "rewardBal": "0", "smtSyncEq": "0",
+            "spotBal": fmt(row.cash), "spotCopyTradingEq": "0", "spotInUseAmt": "",
+            "spotIsoBal": "0", "spotUpl": "", "spotUplRatio": "", "stgyEq": "0", "totalPnl": "",
+            "totalPnlRatio": "", "twap": "0", "uTime": str(row.updated_ms), "upl": "",
+            "uplLiab": "",
+        })
+    return [{
+        "adjEq": "", "availEq": "", "borrowFroz": "", "details": details, "imr": "",
+        "isoEq": "0", "mgnRatio": "", "mmr": "", "notionalUsd": "", "notionalUsdForBorrow": "",
+        "notionalUsdForFutures": "", "notionalUsdForOption": "", "notionalUsdForSwap": "",
+        "ordFroz": "", "totalEq": fmt(total_usd), "uTime": str(millis(call.state.rt.clock)),
+        "upl": "",
+    }]
+
+
+@table.private("GET", "/api/v5/account/config", Permission.READ, Rate(5, 2))
+async def config(call: Call) -> list[Any]:
+    """The account and the calling key: uid, mainUid, label, perm, ip."""
+    key = call.caller.key
+    return [{
+        "acctLv": "1", "acctStpMode": "cancel_maker", "autoLoan": False,
+        "ctIsoMode": "automatic", "enableSpotBorrow": False, "greeksType": "PA", "feeType": "0",
+        "ip": key.allowlist.wire(), "kycLv": str(key.kyc_level),
+        "label": key.label, "level": "Lv1", "levelTmp": "", "liquidationGear": "-1",
+        "mainUid": key.main_uid, "mgnIsoMode": "automatic", "opAuth": "0",
+        "perm": key.permission.wire(), "posMode": "net_mode", "roleType": "0",
+        "spotBorrowAutoRepay": False, "spotOffsetType": "", "spotRoleType": "0",
+        "spotTraderInsts": [], "stgyType": "0", "traderInsts": [],
+        "type": "1" if key.is_sub else "0", "uid": key.uid,
+        "settleCcy": "USDT", "settleCcyList": ["USDT"],
+    }]

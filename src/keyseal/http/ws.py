@@ -1,0 +1,134 @@
+"""``/ws/v5/private``: ``op=login`` exactly as OKX, ``ping``/``pong`` keep-alive.
+
+A demo key logs in when the URL carries ``brokerId=9999`` (what ccxt's sandbox adds) or the
+handshake carries ``x-simulated-trading: 1``; otherwise the connection is live.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+import orjson
+
+from keyseal import errors
+from keyseal.domain.keys import Environment
+from keyseal.http.state import ServerState
+from keyseal.signing import parse_ws_timestamp
+
+log = logging.getLogger("keyseal.ws")
+MAX_FRAME = 64 * 1024
+PRIVATE_CHANNELS = {"account", "orders", "positions", "balance_and_position", "liquidation-warning",
+                    "account-greeks"}
+
+# the REST refusal → the code OKX sends for it on a WebSocket login
+_LOGIN_CODES = {
+    errors.INVALID_KEY.code: errors.WS_KEY_NOT_FOUND,
+    errors.TIMESTAMP_EXPIRED.code: errors.WS_TIMESTAMP_EXPIRED,
+    errors.PASSPHRASE_INCORRECT.code: errors.WS_WRONG_PASSPHRASE,
+    errors.INVALID_SIGN.code: errors.WS_INVALID_SIGN,
+}
+
+
+def _environment(scope: dict[str, Any]) -> Environment:
+    query = scope.get("query_string", b"")
+    if b"brokerId=9999" in query:
+        return Environment.DEMO
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"x-simulated-trading":
+            return Environment.from_header(value.decode("latin-1"))
+    return Environment.LIVE
+
+
+class PrivateSession:
+    def __init__(self, state: ServerState, scope: dict[str, Any], client_ip: str) -> None:
+        self.state = state
+        self.environment = _environment(scope)
+        self.client_ip = client_ip
+        self.conn_id = secrets.token_hex(4)
+        self.api_key: str | None = None
+
+    def _event(self, event: str, code: str = "0", msg: str = "", **extra: Any) -> str:
+        return orjson.dumps({"event": event, **extra, "code": code, "msg": msg,
+                             "connId": self.conn_id}).decode()
+
+    def _error(self, error: errors.OkxError) -> str:
+        return self._event("error", error.code, error.message)
+
+    async def handle(self, text: str) -> str | None:
+        if text == "ping":
+            return "pong"
+        try:
+            message = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return self._error(errors.WS_INVALID_REQUEST(text[:64]))
+        if not isinstance(message, dict):
+            return self._error(errors.WS_INVALID_REQUEST(text[:64]))
+        op = message.get("op")
+        if op == "login":
+            return await self._login(message.get("args"))
+        if op in ("subscribe", "unsubscribe"):
+            return self._subscribe(op, message.get("args"))
+        return self._error(errors.WS_INVALID_OP(str(op)[:32]))
+
+    async def _login(self, args: Any) -> str:
+        if not isinstance(args, list) or len(args) != 1 or not isinstance(args[0], dict):
+            return self._error(errors.WS_INVALID_ARGS())
+        arg = args[0]
+        api_key, passphrase = arg.get("apiKey"), arg.get("passphrase")
+        signature, timestamp = arg.get("sign"), arg.get("timestamp")
+        if not all(isinstance(v, str) and v for v in (api_key, passphrase, signature)):
+            return self._error(errors.WS_INVALID_ARGS())
+        try:
+            seconds = parse_ws_timestamp(timestamp)
+        except ValueError:
+            return self._error(errors.WS_INVALID_TIMESTAMP())
+        try:
+            await self.state.gate.login(api_key, passphrase, seconds, signature, str(timestamp),
+                                        self.environment, self.client_ip)
+        except errors.OkxError as refusal:
+            log.info("ws login refused: %s %s", refusal.code, refusal.detail)
+            mapped = _LOGIN_CODES.get(refusal.code)
+            if mapped is not None:
+                return self._error(mapped())
+            if refusal.error in (errors.WRONG_ENVIRONMENT, errors.IP_NOT_ALLOWED):
+                return self._error(refusal)
+            return self._error(errors.WS_LOGIN_FAILED())
+        self.api_key = api_key
+        return self._event("login")
+
+    def _subscribe(self, op: str, args: Any) -> str:
+        if self.api_key is None:
+            return self._error(errors.WS_PLEASE_LOGIN())
+        if not isinstance(args, list) or not args or not all(isinstance(a, dict) for a in args):
+            return self._error(errors.WS_INVALID_ARGS())
+        for arg in args:
+            channel = arg.get("channel")
+            if channel not in PRIVATE_CHANNELS:
+                return self._error(errors.WS_CHANNEL_UNKNOWN(f"channel:{channel}"))
+        return orjson.dumps({"event": op, "arg": args[0], "connId": self.conn_id}).decode()
+
+
+async def serve_private(state: ServerState, scope: dict[str, Any], receive: Any, send: Any,
+                        client_ip: str) -> None:
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return
+    await send({"type": "websocket.accept"})
+    session = PrivateSession(state, scope, client_ip)
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        text = message.get("text")
+        if text is None:
+            data = message.get("bytes") or b""
+            text = data.decode("utf-8", "replace")
+        if len(text) > MAX_FRAME:
+            await send({"type": "websocket.close", "code": 1009,
+                        "reason": "Request message exceeds the maximum frame length"})
+            return
+        reply = await session.handle(text)
+        if reply is not None:
+            await send({"type": "websocket.send", "text": reply})

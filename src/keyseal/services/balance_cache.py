@@ -1,0 +1,42 @@
+"""Balances kept in memory per serving process, so a balance read on the hot path does not
+touch the database. Writes in this process evict at once; writes elsewhere (the CLI, another
+node) reach every process through the change log."""
+
+from __future__ import annotations
+
+import asyncio
+
+from keyseal.services import ledger
+from keyseal.services.ledger import Owner
+from keyseal.services.runtime import Runtime
+from keyseal.store.ledger import Balance
+
+
+class BalanceCache:
+    def __init__(self, rt: Runtime, capacity: int = 100_000) -> None:
+        self._rt = rt
+        self._capacity = capacity
+        self._entries: dict[tuple[int, str], dict[str, Balance]] = {}
+        self._generation: dict[int, int] = {}
+
+    async def get(self, owner: Owner) -> dict[str, Balance]:
+        key = (owner.account_id, owner.environment.value)
+        found = self._entries.get(key)
+        if found is not None:
+            return found
+        generation = self._generation.get(owner.account_id, 0)
+        loaded = await asyncio.to_thread(ledger.balances, self._rt, owner)
+        # an eviction that raced the load wins: keep the result only if none happened
+        if self._generation.get(owner.account_id, 0) == generation:
+            if len(self._entries) >= self._capacity:
+                self._entries.clear()
+            self._entries[key] = loaded
+        return loaded
+
+    def evict(self, account_id: int) -> None:
+        self._generation[account_id] = self._generation.get(account_id, 0) + 1
+        for environment in ("live", "demo"):
+            self._entries.pop((account_id, environment), None)
+
+    def clear(self) -> None:
+        self._entries.clear()

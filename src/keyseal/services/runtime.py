@@ -1,0 +1,40 @@
+"""What every service needs: settings, the database, the master keyring and a clock."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+from keyseal.clock import Clock, millis, system_clock
+from keyseal.crypto import MasterKeyring, load_keyring
+from keyseal.settings import Settings
+from keyseal.store.database import Database
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    keyring: MasterKeyring
+    clock: Clock = field(default=system_clock)
+
+    def now_ms(self) -> int:
+        return millis(self.clock)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def open_runtime(settings: Settings, *, clock: Clock = system_clock, migrate: bool = True,
+                 pooled: bool = True) -> Runtime:
+    """Open the home: create it if new, load (or create) the master key, migrate the schema."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.db_url, pooled=pooled)
+    if migrate:
+        db.migrate()
+    return Runtime(settings, db, load_keyring(settings.home), clock)
+
+
+def random_digits(count: int) -> str:
+    """A numeric id of ``count`` digits without a leading zero, like OKX uids and order ids."""
+    return str(secrets.randbelow(9 * 10 ** (count - 1)) + 10 ** (count - 1))

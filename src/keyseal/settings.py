@@ -1,0 +1,47 @@
+"""Settings of one Keyseal home: where the data lives and how the server behaves."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from keyseal.domain.market import Market, default_market
+
+HOME_ENV = "KEYSEAL_HOME"
+DB_ENV = "KEYSEAL_DB"
+
+
+def default_home() -> Path:
+    return Path(os.environ.get(HOME_ENV) or Path.home() / ".keyseal").expanduser()
+
+
+def normalise_db_url(url: str) -> str:
+    """Accept ``postgresql://`` and ``postgres://`` and use the psycopg 3 driver for them."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+@dataclass
+class Settings:
+    home: Path = field(default_factory=default_home)
+    db_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8400
+    rate_limits: bool = True
+    timestamp_window_s: float = 30.0
+    trusted_proxies: tuple[str, ...] = ()
+    max_body_bytes: int = 1 << 20
+    key_cache_size: int = 100_000
+    unknown_key_ttl_s: float = 5.0
+    usage_flush_interval_s: float = 1.0
+    change_poll_interval_s: float = 0.2
+    market: Market = field(default_factory=default_market)
+
+    def __post_init__(self) -> None:
+        self.home = Path(self.home).expanduser()
+        if not self.db_url:
+            self.db_url = os.environ.get(DB_ENV) or f"sqlite:///{self.home / 'keyseal.db'}"
+        self.db_url = normalise_db_url(self.db_url)

@@ -1,0 +1,101 @@
+"""OKX V5 request signing, shared by the server (to verify) and the client (to sign).
+
+The signature is ``base64(HMAC-SHA256(secret, timestamp + METHOD + request_target + body))``
+where the HMAC key is the secret's UTF-8 bytes (not hex-decoded), ``request_target`` is the
+path plus ``?query`` exactly as sent on the wire and ``body`` is the raw body. Verifiers must
+hash the bytes they received and never a re-serialisation: clients differ in query encoding
+and JSON spacing, and any rebuild breaks one of them.
+
+Standard library only, so that ``keyseal.client`` can use it without the server.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from datetime import UTC, datetime
+from urllib.parse import unquote_to_bytes
+
+#: The fixed request a WebSocket login signs after its timestamp.
+WS_LOGIN_TARGET = b"GET/users/self/verify"
+
+
+def _bytes(value: str | bytes) -> bytes:
+    return value.encode("utf-8") if isinstance(value, str) else value
+
+
+def prehash(timestamp: str | bytes, method: str | bytes, target: str | bytes,
+            body: str | bytes = b"") -> bytes:
+    """The exact bytes OKX signs: timestamp + upper-case method + request target + body."""
+    return _bytes(timestamp) + _bytes(method).upper() + _bytes(target) + _bytes(body)
+
+
+def sign(secret: str | bytes, message: bytes) -> str:
+    """Base64 (with padding) of HMAC-SHA256 of ``message`` under the secret's UTF-8 bytes."""
+    digest = hmac.new(_bytes(secret), message, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def sign_request(secret: str | bytes, timestamp: str, method: str, target: str | bytes,
+                 body: str | bytes = b"") -> str:
+    """``OK-ACCESS-SIGN`` for one REST request."""
+    return sign(secret, prehash(timestamp, method, target, body))
+
+
+def sign_ws_login(secret: str | bytes, timestamp: str | int) -> str:
+    """``sign`` of a WebSocket ``op=login``: the timestamp (Unix seconds) + ``GET/users/self/verify``."""
+    return sign(secret, _bytes(str(timestamp)) + WS_LOGIN_TARGET)
+
+
+def request_target(path: str | bytes, query: str | bytes = b"") -> bytes:
+    """Path plus ``?query`` when there is a query, as OKX signs it (no ``?`` when empty)."""
+    path_b, query_b = _bytes(path), _bytes(query)
+    return path_b + b"?" + query_b if query_b else path_b
+
+
+def decoded_target(target: bytes) -> bytes:
+    """The percent-decoded form of a target: python-okx signs values before httpx encodes them."""
+    return unquote_to_bytes(target)
+
+
+def format_timestamp(epoch_seconds: float) -> str:
+    """``2020-12-08T09:08:57.715Z``: UTC ISO-8601 with exactly three millisecond digits."""
+    millis = int(epoch_seconds * 1000)
+    moment = datetime.fromtimestamp(millis // 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis % 1000:03d}Z"
+
+
+def parse_timestamp(value: str) -> float:
+    """Seconds since the epoch of an ``OK-ACCESS-TIMESTAMP``.
+
+    Accepts ISO-8601 with a ``Z`` or an explicit offset; a value without an offset is read as
+    UTC, as OKX documents all timestamps in UTC. Raises ``ValueError`` for anything else
+    (including bare epoch numbers, which OKX's REST API does not document).
+    """
+    if not value or len(value) > 40 or not value[:4].isdigit():
+        raise ValueError("not an ISO-8601 timestamp")
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def parse_ws_timestamp(value: object) -> float:
+    """Seconds of a WebSocket login timestamp: a string or JSON number of Unix seconds."""
+    if isinstance(value, bool):
+        raise ValueError("not a number of seconds")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and 0 < len(value) <= 24:
+        seconds = float(value.strip())
+    else:
+        raise ValueError("not a number of seconds")
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+        raise ValueError("not a finite number of seconds")
+    return seconds
+
+
+def signatures_match(given: str | bytes, expected: str | bytes) -> bool:
+    """Constant-time comparison of two signatures."""
+    return hmac.compare_digest(_bytes(given), _bytes(expected))

@@ -1,0 +1,11 @@
+"""Alembic environment: migrations run on the connection Keyseal hands over."""
+
+from alembic import context
+
+from keyseal.store.tables import metadata
+
+connection = context.config.attributes["connection"]
+context.configure(connection=connection, target_metadata=metadata,
+                  render_as_batch=connection.dialect.name == "sqlite")
+with context.begin_transaction():
+    context.run_migrations()

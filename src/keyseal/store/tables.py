@@ -1,0 +1,124 @@
+"""The schema. Times are integer milliseconds since the epoch (OKX's ``ts``); amounts are
+exact decimal strings, because SQLite has no exact numeric type."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+accounts = Table(
+    "accounts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("uid", String(20), nullable=False, unique=True),
+    Column("email", String(254), unique=True),
+    Column("password_hash", Text),
+    Column("kyc_level", Integer, nullable=False, default=0),
+    Column("restricted", Boolean, nullable=False, default=False),
+    Column("master_id", Integer, ForeignKey("accounts.id"), index=True),
+    Column("sub_name", String(20)),
+    Column("created_ms", BigInteger, nullable=False),
+    UniqueConstraint("master_id", "sub_name", name="uq_accounts_sub_name"),
+)
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("api_key", String(36), nullable=False, unique=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("label", String(50), nullable=False),
+    Column("secret_sealed", LargeBinary, nullable=False),
+    Column("passphrase_hash", Text, nullable=False),
+    Column("perm", Integer, nullable=False),
+    Column("ips", Text, nullable=False, default=""),
+    Column("environment", String(4), nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("sub_account_access", Boolean, nullable=False, default=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("last_used_ms", BigInteger),
+    Column("last_used_ip", String(45)),
+    UniqueConstraint("account_id", "label", name="uq_api_keys_label"),
+)
+
+balances = Table(
+    "balances", metadata,
+    Column("account_id", Integer, ForeignKey("accounts.id"), primary_key=True),
+    Column("environment", String(4), primary_key=True),
+    Column("ccy", String(16), primary_key=True),
+    Column("cash", String(64), nullable=False),
+    Column("frozen", String(64), nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+)
+
+ledger_entries = Table(
+    "ledger_entries", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("environment", String(4), nullable=False),
+    Column("ccy", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("cash_delta", String(64), nullable=False),
+    Column("frozen_delta", String(64), nullable=False),
+    Column("ref", String(64), nullable=False, default=""),
+    Column("ts_ms", BigInteger, nullable=False),
+    Index("ix_ledger_account", "account_id", "environment", "ccy"),
+)
+
+orders = Table(
+    "orders", metadata,
+    Column("ord_id", String(20), primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("environment", String(4), nullable=False),
+    Column("inst_id", String(32), nullable=False),
+    Column("cl_ord_id", String(32), nullable=False, default=""),
+    Column("tag", String(16), nullable=False, default=""),
+    Column("side", String(4), nullable=False),
+    Column("ord_type", String(16), nullable=False),
+    Column("px", String(64), nullable=False),
+    Column("sz", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("frozen_ccy", String(16), nullable=False),
+    Column("frozen_amount", String(64), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+    Index("ix_orders_open", "account_id", "environment", "state"),
+)
+
+withdrawals = Table(
+    "withdrawals", metadata,
+    Column("wd_id", String(20), primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("ccy", String(16), nullable=False),
+    Column("chain", String(32), nullable=False),
+    Column("amount", String(64), nullable=False),
+    Column("fee", String(64), nullable=False),
+    Column("to_addr", String(256), nullable=False),
+    Column("dest", String(2), nullable=False),
+    Column("client_id", String(32), nullable=False, default=""),
+    Column("state", String(16), nullable=False),
+    Column("ts_ms", BigInteger, nullable=False),
+)
+
+# Every key or account change that the gate must see writes a row here in the same
+# transaction; every serving process follows this log, so none misses a change.
+key_changes = Table(
+    "key_changes", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("api_key", String(36)),
+    Column("account_id", Integer),
+    Column("kind", String(16), nullable=False),
+    Column("ts_ms", BigInteger, nullable=False),
+)
