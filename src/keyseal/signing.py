@@ -14,8 +14,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from datetime import UTC, datetime
 from urllib.parse import unquote_to_bytes
+
+_ISO_8601 = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})?")
 
 #: The fixed request a WebSocket login signs after its timestamp.
 WS_LOGIN_TARGET = b"GET/users/self/verify"
@@ -73,7 +77,7 @@ def parse_timestamp(value: str) -> float:
     UTC, as OKX documents all timestamps in UTC. Raises ``ValueError`` for anything else
     (including bare epoch numbers, which OKX's REST API does not document).
     """
-    if not value or len(value) > 40 or not value[:4].isdigit():
+    if len(value) > 32 or not _ISO_8601.fullmatch(value):
         raise ValueError("not an ISO-8601 timestamp")
     moment = datetime.fromisoformat(value)
     if moment.tzinfo is None:

@@ -131,9 +131,9 @@ def add_command(
         "--from-env", help="Read the three values from environment variables.")] = False,
     key_env: Annotated[str, typer.Option(help="Variable holding the API key.")] = "OKX_API_KEY",
     secret_env: Annotated[str, typer.Option(
-        help="Variable holding the secret key.")] = "OKX_SECRET_KEY",
+        help="Variable holding the secret key.")] = "OKX_SECRET_KEY",  # noqa: S107 - a name
     passphrase_env: Annotated[str, typer.Option(
-        help="Variable holding the passphrase.")] = "OKX_PASSPHRASE",
+        help="Variable holding the passphrase.")] = "OKX_PASSPHRASE",  # noqa: S107 - a name
     vault_path: VaultOption = None,
     as_json: JsonOption = False,
 ) -> None:

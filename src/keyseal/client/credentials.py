@@ -20,6 +20,7 @@ class Credentials:
     passphrase: str = field(repr=False)
 
     def __repr__(self) -> str:
-        return f"Credentials(api_key={mask(self.api_key, 8, 4)!r}, secret_key='****', passphrase='****')"
+        return (f"Credentials(api_key={mask(self.api_key, 8, 4)!r}, secret_key='****', "
+                "passphrase='****')")
 
     __str__ = __repr__

@@ -48,7 +48,7 @@ HASH_WORDS = re.compile(r"md5|sha\d*|hash|checksum|integrity|digest|etag|commit|
                         r"revision|\brev\b|object|blob|tree|crc", re.IGNORECASE)
 SECRET_WORDS = re.compile(r"secret|okx|okex|api|private|\bsk\b", re.IGNORECASE)
 ASSIGNMENT = re.compile(r"""(?P<name>[A-Za-z_][A-Za-z0-9_.\-]*)\\?["']?\s*(?:=>|=|:)\s*"""
-                        r"""\\?["']?(?P<value>[^\s"'\\,;`]+)""")
+                        r"""(?P<quote>\\?["']?)(?P<value>[^\s"'\\,;`]+)""")
 OKX_NAME = re.compile(r"^(?:okx|okex|ok)(?:access|api)*(?:key|secret|secretkey|passphrase|"
                       r"password|pass)$")
 KEY_NAMES = frozenset({"apikey", "accesskey", "key"})
@@ -59,6 +59,15 @@ PLACEHOLDER_WORDS = re.compile(r"your|example|placeholder|change.?me|dummy|sampl
                                re.IGNORECASE)
 REFERENCE = re.compile(r"[$(){}\[\]%]|^(?:os\.|env\.|process\.env|getenv|environ|settings\.|"
                        r"config\.|self\.|args\.)", re.IGNORECASE)
+DOTTED_NAME = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$")
+#: Source files, where an unquoted value is an expression (``creds.api_key``), not a literal.
+CODE_SUFFIXES = frozenset({".py", ".pyi", ".ipynb", ".js", ".mjs", ".cjs", ".ts", ".tsx", ".jsx",
+                           ".go", ".rs", ".java", ".kt", ".rb", ".php", ".cs", ".swift",
+                           ".scala", ".c", ".h", ".cpp", ".hpp"})
+#: Credentials published in OKX's docs and SDK tests as examples: known, so not leaks.
+DOCUMENTED_EXAMPLES = frozenset({"22582bd0cff14c41edbf1ab98506286d",
+                                 "db4f607380aa04313bb0dedbfe576ff1",
+                                 "faf24bd1-dc25-45ab-9f78-ebfea58614bd"})
 COMMON_WORDS = frozenset({"none", "null", "nil", "true", "false", "test", "string", "str",
                           "tbd", "required", "optional", "secret", "password", "passphrase",
                           "apikey", "api_key", "key", "value", "empty"})
@@ -94,14 +103,20 @@ class _Hit:
 
 
 def is_placeholder(value: str) -> bool:
+    """Not a credential: too short, too repetitive to be random, a word, or a reference."""
     core = value.strip("\"'")
-    return (len(core) < 4 or len(set(core.lower()) - {"-"}) <= 2
-            or core.lower() in COMMON_WORDS or bool(PLACEHOLDER_WORDS.search(core))
-            or bool(REFERENCE.search(core)))
+    distinct = len(set(core.lower()) - {"-"})
+    return (len(core) < 4 or distinct <= 2 or (len(core) >= 24 and distinct <= 8)
+            or core.lower() in COMMON_WORDS or core.lower() in DOCUMENTED_EXAMPLES
+            or bool(PLACEHOLDER_WORDS.search(core)) or bool(REFERENCE.search(core))
+            or bool(DOTTED_NAME.match(core)))
 
 
-def scan_lines(lines: Iterable[tuple[int, str]]) -> list[_Hit]:
-    """Findings in numbered lines of one text (a file, a notebook cell, a diff's new side)."""
+def scan_lines(lines: Iterable[tuple[int, str]], *, code: bool = False) -> list[_Hit]:
+    """Findings in numbered lines of one text (a file, a notebook cell, a diff's new side).
+
+    ``code``: the text is source code, so only quoted values are literals.
+    """
     numbered = list(lines)
     keys: list[tuple[int, str]] = []
     secrets: list[tuple[int, str]] = []
@@ -109,13 +124,16 @@ def scan_lines(lines: Iterable[tuple[int, str]]) -> list[_Hit]:
     passphrases: list[tuple[int, str, str]] = []
     for number, text in numbered:
         hashy = bool(HASH_WORDS.search(text))
-        keys.extend((number, m.group()) for m in UUID.finditer(text) if not is_placeholder(m.group()))
+        keys.extend((number, m.group()) for m in UUID.finditer(text)
+                    if not is_placeholder(m.group()))
         if not hashy:
             secrets.extend((number, m.group()) for m in HEX32.finditer(text)
                            if not is_placeholder(m.group())
                            and (m.group().isupper() or m.group().isdigit()
                                 or SECRET_WORDS.search(text)))
         for match in ASSIGNMENT.finditer(text):
+            if code and not match.group("quote"):
+                continue
             hit = _assignment(number, match.group("name"), match.group("value"), hashy)
             if isinstance(hit, _Hit):
                 hits.append(hit)
@@ -194,8 +212,13 @@ def read_text(path: Path) -> str | None:
     return data.decode("utf-8", errors="replace")
 
 
+def is_code(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in CODE_SUFFIXES
+
+
 def scan_text(display: str, text: str) -> list[Finding]:
-    return _findings(display, scan_lines(enumerate(text.splitlines(), start=1)))
+    lines = enumerate(text.splitlines(), start=1)
+    return _findings(display, scan_lines(lines, code=is_code(display)))
 
 
 def scan_notebook(display: str, text: str) -> list[Finding]:
@@ -206,23 +229,24 @@ def scan_notebook(display: str, text: str) -> list[Finding]:
         return scan_text(display, text)
     findings: list[Finding] = []
     for index, cell in enumerate(cells, start=1):
-        for block in _cell_texts(cell):
-            hits = scan_lines(enumerate(block.splitlines(), start=1))
+        for block, code in _cell_texts(cell):
+            hits = scan_lines(enumerate(block.splitlines(), start=1), code=code)
             findings += _findings(display, hits, cell=index)
     return findings
 
 
-def _cell_texts(cell: Any) -> Iterator[str]:
+def _cell_texts(cell: Any) -> Iterator[tuple[str, bool]]:
+    """(text, is source code) of a cell's source and of its text outputs."""
     def joined(value: Any) -> str:
         return "".join(value) if isinstance(value, list) else str(value or "")
 
     if not isinstance(cell, dict):
         return
-    yield joined(cell.get("source"))
+    yield joined(cell.get("source")), cell.get("cell_type") == "code"
     for output in cell.get("outputs") or ():
         if isinstance(output, dict):
-            yield joined(output.get("text"))
-            yield joined((output.get("data") or {}).get("text/plain"))
+            yield joined(output.get("text")), False
+            yield joined((output.get("data") or {}).get("text/plain")), False
 
 
 def scan_path(root: Path) -> list[Finding]:
@@ -262,7 +286,7 @@ def scan_git_history(root: Path) -> list[Finding]:
             if not added or any(part in SKIP_DIRS for part in Path(path).parts):
                 continue
             lines = sorted({**context, **added}.items())
-            hits = [h for h in scan_lines(lines) if h.line in added]
+            hits = [h for h in scan_lines(lines, code=is_code(path)) if h.line in added]
             for finding in _findings(path, hits, commit=commit):
                 if (finding.path, finding.rule, finding.masked) not in seen:
                     seen.add((finding.path, finding.rule, finding.masked))

@@ -28,7 +28,7 @@ def _int(value: Any) -> int | None:
 
 
 def parse_perms(perm: str) -> frozenset[str]:
-    """``"read_only,trade"`` → ``{"read_only", "trade"}``; OKX's older ``read`` means ``read_only``."""
+    """``"read_only,trade"`` → ``{"read_only", "trade"}``; OKX's older ``read`` is ``read_only``."""
     names = {name.strip() for name in perm.split(",") if name.strip()}
     return frozenset("read_only" if name == "read" else name for name in names)
 

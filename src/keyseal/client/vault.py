@@ -138,7 +138,7 @@ class VaultEntry:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> VaultEntry:
-        environment = "demo" if data.get("environment") == "demo" else "live"
+        environment: Environment = "demo" if data.get("environment") == "demo" else "live"
         return cls(name=str(data["name"]), api_key=str(data["apiKey"]),
                    secret_key=str(data["secretKey"]), passphrase=str(data["passphrase"]),
                    base_url=str(data.get("base_url") or "https://www.okx.com"),

@@ -7,7 +7,8 @@ from decimal import Decimal, InvalidOperation
 from keyseal import errors
 
 ZERO = Decimal(0)
-MAX_DIGITS = 30
+MAX_INTEGER_DIGITS = 18
+MAX_DECIMALS = 18
 
 
 def parse_amount(value: object, field: str, *, allow_zero: bool = False) -> Decimal:
@@ -20,8 +21,10 @@ def parse_amount(value: object, field: str, *, allow_zero: bool = False) -> Deci
         raise errors.PARAM_ERROR(field) from None
     if not amount.is_finite() or amount < 0 or (amount == 0 and not allow_zero):
         raise errors.PARAM_ERROR(field)
-    if len(amount.as_tuple().digits) > MAX_DIGITS:
-        raise errors.PARAM_ERROR(field)
+    exponent = amount.as_tuple().exponent
+    if amount.adjusted() >= MAX_INTEGER_DIGITS or (
+            isinstance(exponent, int) and exponent < -MAX_DECIMALS):
+        raise errors.PARAM_ERROR(field, detail="amount out of range")
     return amount
 
 

@@ -28,7 +28,10 @@ class Rate:
 
 class RateLimiter:
     def __init__(self, clock: Clock, *, enabled: bool = True) -> None:
-        self._clock = clock
+        # times are kept relative to start-up: epoch seconds (~1.8e9) as floats lose the
+        # sub-microsecond precision that summing intervals needs
+        self._epoch = clock()
+        self._clock = lambda: clock() - self._epoch
         self._tat: dict[Hashable, float] = {}
         self.enabled = enabled
 
@@ -40,7 +43,7 @@ class RateLimiter:
         if tat < now:
             tat = now
         new_tat = tat + rate.interval
-        if new_tat - now > rate.period_s + 1e-9:
+        if new_tat - now > rate.period_s + 1e-6:
             return False
         self._tat[subject] = new_tat
         return True

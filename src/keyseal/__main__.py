@@ -1,0 +1,3 @@
+from keyseal.cli import main
+
+main()

@@ -1,0 +1,91 @@
+"""The gate's in-memory parts: GCRA limits, the key cache, the usage recorder."""
+
+from __future__ import annotations
+
+from keyseal.clock import ManualClock
+from keyseal.domain.ipallow import IpAllowlist
+from keyseal.domain.keys import Environment
+from keyseal.domain.permissions import Permission
+from keyseal.gate.cache import KeyCache
+from keyseal.gate.entry import KeyEntry
+from keyseal.gate.ratelimit import Rate, RateLimiter
+from keyseal.gate.usage import UsageRecorder
+
+
+def test_gcra_allows_the_stated_burst_then_refills_steadily() -> None:
+    clock = ManualClock(1000.0)
+    limiter = RateLimiter(clock)
+    rate = Rate(10, 2)
+    assert all(limiter.allow("acct", rate) for _ in range(10))
+    assert not limiter.allow("acct", rate)
+    clock.advance(0.2)  # one interval: exactly one more request
+    assert limiter.allow("acct", rate)
+    assert not limiter.allow("acct", rate)
+    clock.advance(2)
+    assert all(limiter.allow("acct", rate) for _ in range(10))
+
+
+def test_limits_are_per_subject_and_can_be_disabled() -> None:
+    clock = ManualClock(0.0)
+    limiter = RateLimiter(clock)
+    rate = Rate(1, 1)
+    assert limiter.allow("a", rate) and limiter.allow("b", rate)
+    assert not limiter.allow("a", rate)
+    off = RateLimiter(clock, enabled=False)
+    assert all(off.allow("a", rate) for _ in range(100))
+
+
+def test_prune_forgets_only_idle_subjects() -> None:
+    clock = ManualClock(0.0)
+    limiter = RateLimiter(clock)
+    limiter.allow("idle", Rate(10, 1))
+    clock.advance(5)
+    limiter.allow("busy", Rate(10, 1))
+    assert limiter.prune() == 1 and len(limiter) == 1
+
+
+def _entry(api_key: str, account_id: int = 1, master_id: int | None = None) -> KeyEntry:
+    return KeyEntry(api_key=api_key, account_id=account_id, uid="1", main_uid="1", label="l",
+                    secret=b"s", passphrase_hash="h", permission=Permission.READ,
+                    allowlist=IpAllowlist(), environment=Environment.LIVE, frozen=False,
+                    master_id=master_id, kyc_level=2, sub_account_access=False)
+
+
+def test_cache_is_bounded_and_least_recently_used_goes_first() -> None:
+    cache = KeyCache(ManualClock(0.0), capacity=2)
+    cache.put("a", _entry("a"))
+    cache.put("b", _entry("b"))
+    assert cache.get("a")  # touch a
+    cache.put("c", _entry("c"))
+    assert cache.get("b") is None and cache.get("a") and cache.get("c")
+    assert len(cache) == 2
+
+
+def test_unknown_keys_are_remembered_briefly() -> None:
+    clock = ManualClock(0.0)
+    cache = KeyCache(clock, unknown_ttl=5)
+    cache.put("ghost", None)
+    assert cache.get("ghost") is False
+    clock.advance(6)
+    assert cache.get("ghost") is None
+
+
+def test_evict_account_drops_its_keys_and_its_sub_accounts_keys() -> None:
+    cache = KeyCache(ManualClock(0.0))
+    cache.put("master", _entry("master", 1))
+    cache.put("sub", _entry("sub", 2, master_id=1))
+    cache.put("other", _entry("other", 3))
+    cache.evict_account(1)
+    assert cache.get("master") is None and cache.get("sub") is None and cache.get("other")
+
+
+def test_usage_keeps_the_latest_per_key_and_restores_failed_batches() -> None:
+    usage = UsageRecorder()
+    for ms in range(100):
+        usage.record("k", ms, "1.1.1.1")
+    usage.record("j", 5, "2.2.2.2")
+    batch = usage.drain()
+    assert sorted(batch) == [("j", 5, "2.2.2.2"), ("k", 99, "1.1.1.1")]
+    usage.record("k", 150, "3.3.3.3")
+    usage.restore(batch)
+    assert sorted(usage.drain()) == [("j", 5, "2.2.2.2"), ("k", 150, "3.3.3.3")]
