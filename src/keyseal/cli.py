@@ -42,7 +42,7 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(master_key_app, name="master-key")
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 class Switch(enum.StrEnum):
     ON = "on"

@@ -46,7 +46,7 @@ class ApiKey:
     last_used_ip: str | None = None
 
 
-_LABEL = re.compile(r"[A-Za-z0-9]{1,%d}" % MAX_LABEL_LENGTH)
+_LABEL = re.compile(rf"[A-Za-z0-9]{{1,{MAX_LABEL_LENGTH}}}")
 _SPECIAL = re.compile(r"[^A-Za-z0-9]")
 
 

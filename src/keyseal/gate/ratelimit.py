@@ -31,14 +31,17 @@ class RateLimiter:
         # times are kept relative to start-up: epoch seconds (~1.8e9) as floats lose the
         # sub-microsecond precision that summing intervals needs
         self._epoch = clock()
-        self._clock = lambda: clock() - self._epoch
+        self._source = clock
         self._tat: dict[Hashable, float] = {}
         self.enabled = enabled
+
+    def _now(self) -> float:
+        return self._source() - self._epoch
 
     def allow(self, subject: Hashable, rate: Rate) -> bool:
         if not self.enabled:
             return True
-        now = self._clock()
+        now = self._now()
         tat = self._tat.get(subject, now)
         if tat < now:
             tat = now
@@ -50,7 +53,7 @@ class RateLimiter:
 
     def prune(self) -> int:
         """Forget subjects whose bucket is full again; keeps memory to active subjects."""
-        now = self._clock()
+        now = self._now()
         idle = [s for s, tat in self._tat.items() if tat <= now]
         for subject in idle:
             del self._tat[subject]

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 import orjson
 
 from keyseal import errors
+from keyseal.gate.verifier import SignedRequest
 from keyseal.http import envelope
 from keyseal.http.background import ChangeFollower, flush_usage, usage_writer
 from keyseal.http.okx import all_routes
@@ -21,7 +22,6 @@ from keyseal.http.openapi import openapi_document
 from keyseal.http.routes import Call, Reply, Route
 from keyseal.http.state import ServerState, build_state
 from keyseal.http.ws import serve_private
-from keyseal.gate.verifier import SignedRequest
 from keyseal.services.runtime import Runtime
 
 log = logging.getLogger("keyseal.server")

@@ -43,5 +43,6 @@ def account_by_email(rt: Runtime, email: str) -> Account:
     with rt.db.read() as conn:
         account = account_rows.by_email(conn, email.strip().lower())
     if account is None:
-        raise errors.USER_NOT_FOUND(detail=f"no account with email {email!r}")
+        raise errors.USER_NOT_FOUND(
+            detail=f"no account with email {email!r}; create it with `keyseal account create`")
     return account

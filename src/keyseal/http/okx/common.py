@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from keyseal import errors
-from keyseal.services.ledger import Owner
 from keyseal.http.routes import Call
+from keyseal.services.ledger import Owner
 
 MAX_CCY_FILTER = 20
 
