@@ -146,7 +146,7 @@ def serve(
               f"{rate_limits.value})")
     config = uvicorn.Config(create_app(rt), host=host, port=port, log_level=log_level,
                             access_log=False, lifespan="on", http="httptools", loop="uvloop",
-                            ws="websockets", ssl_certfile=tls_cert, ssl_keyfile=tls_key,
+                            ws="websockets-sansio", ssl_certfile=tls_cert, ssl_keyfile=tls_key,
                             server_header=False, date_header=False)
     try:
         uvicorn.Server(config).run()

@@ -89,3 +89,35 @@ def test_usage_keeps_the_latest_per_key_and_restores_failed_batches() -> None:
     usage.record("k", 150, "3.3.3.3")
     usage.restore(batch)
     assert sorted(usage.drain()) == [("j", 5, "2.2.2.2"), ("k", 150, "3.3.3.3")]
+
+
+async def test_a_burst_on_a_cold_key_loads_it_and_checks_its_passphrase_once() -> None:
+    import asyncio
+
+    from keyseal.gate.verifier import Gate, Guard, SignedRequest
+    from keyseal.signing import format_timestamp, sign_request
+
+    clock = ManualClock(1_795_300_000.0)
+    calls = {"load": 0, "argon2": 0}
+    api_key = "11111111-2222-4333-8444-555555555555"
+
+    async def load(key: str) -> KeyEntry | None:
+        calls["load"] += 1
+        await asyncio.sleep(0)
+        return _entry(key)
+
+    async def check(stored: str, candidate: str) -> bool:
+        calls["argon2"] += 1
+        await asyncio.sleep(0)
+        return candidate == "Passw0rd!"
+
+    gate = Gate(clock=clock, cache=KeyCache(clock), load_key=load, check_passphrase=check,
+                limiter=RateLimiter(clock), usage=UsageRecorder())
+    ts = format_timestamp(clock())
+    headers = {"ok-access-key": api_key, "ok-access-timestamp": ts,
+               "ok-access-sign": sign_request(b"s", ts, "GET", "/x"),
+               "ok-access-passphrase": "Passw0rd!"}
+    request = SignedRequest("GET", b"/x", b"", headers, "127.0.0.1")
+    guard = Guard(Permission.READ, None, "GET /x")
+    results = await asyncio.gather(*(gate.authenticate(request, guard) for _ in range(50)))
+    assert len(results) == 50 and calls == {"load": 1, "argon2": 1}

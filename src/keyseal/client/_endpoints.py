@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from keyseal.client._protocol import Exchange, RestProtocol
+from keyseal.client._protocol import (
+    SERVER_TIME_PATH,
+    Exchange,
+    RestProtocol,
+    parse_server_time,
+)
 from keyseal.client.errors import UnexpectedResponse
 from keyseal.client.models import AccountConfig, Balance, FundingBalance
 
@@ -26,8 +31,8 @@ def _without_none(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def server_time(p: RestProtocol) -> Exchange[float]:
-    data = yield from p.call("GET", "/api/v5/public/time", signed=False)
-    return int(_first(data, "GET /api/v5/public/time")["ts"]) / 1000
+    data = yield from p.call("GET", SERVER_TIME_PATH, signed=False)
+    return parse_server_time(data)
 
 
 def balance(p: RestProtocol, ccy: str | None) -> Exchange[Balance]:

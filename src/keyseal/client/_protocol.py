@@ -152,12 +152,7 @@ class RestProtocol:
         response = yield self.build("GET", SERVER_TIME_PATH, signed=False)
         received_at = self.clock.local()
         assert response is not None
-        data = read_envelope(response, f"GET {SERVER_TIME_PATH}")
-        try:
-            server_time = int(data[0]["ts"]) / 1000
-        except (IndexError, KeyError, TypeError, ValueError) as exc:
-            raise UnexpectedResponse("", "public/time has no ts", response.status_code,
-                                     request=f"GET {SERVER_TIME_PATH}") from exc
+        server_time = parse_server_time(read_envelope(response, f"GET {SERVER_TIME_PATH}"))
         return ClockReading.from_exchange(sent_at, received_at, server_time)
 
     def sync_clock(self) -> Exchange[ClockReading]:
@@ -165,6 +160,15 @@ class RestProtocol:
         reading = yield from self.measure_clock()
         self.clock.apply(reading)
         return reading
+
+
+def parse_server_time(data: list[Any]) -> float:
+    """Epoch seconds of ``public/time``'s ``[{"ts": "<ms>"}]``."""
+    try:
+        return int(data[0]["ts"]) / 1000
+    except (IndexError, KeyError, TypeError, ValueError) as exc:
+        raise UnexpectedResponse("", f"public/time has no ts: {data!r:.100}",
+                                 request=f"GET {SERVER_TIME_PATH}") from exc
 
 
 def read_envelope(response: httpx.Response, request: str) -> list[Any]:

@@ -29,7 +29,13 @@ from keyseal.client.health import (
     check_key,
     parse_permission_list,
 )
-from keyseal.client.leakscan import NotAGitRepository, scan_git_history, scan_path
+from keyseal.client.leakscan import (
+    HEX32,
+    UUID,
+    NotAGitRepository,
+    scan_git_history,
+    scan_path,
+)
 from keyseal.client.masking import mask
 from keyseal.client.vault import (
     Vault,
@@ -70,11 +76,14 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 
 def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, default=str))
+    typer.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
 
 
-def _open(path: Path | None) -> tuple[Vault, VaultPassword]:
+def _open(path: Path | None, *, create: bool = False) -> tuple[Vault, VaultPassword]:
+    """Open the vault; only ``add`` may create it."""
     path = (path or default_vault_path()).expanduser()
+    if not create and not path.exists():
+        _fail(f"no vault at {path}; create it with `keyseal vault add NAME` (or pass --vault).")
     try:
         password = resolve_password(path, creating=not path.exists())
         return Vault.open(path, password.value), password
@@ -109,8 +118,6 @@ def _read_credentials(from_env: bool, env_names: tuple[str, str, str]) -> Creden
 
 
 def _shape_warnings(creds: Credentials) -> list[str]:
-    from keyseal.client.leakscan import HEX32, UUID
-
     notes = []
     if not UUID.fullmatch(creds.api_key):
         notes.append("the API key is not shaped like an OKX key (a UUID)")
@@ -143,7 +150,7 @@ def add_command(
         check_name(name)
     except VaultError as exc:
         _fail(str(exc), 2)
-    vault, _ = _open(vault_path)
+    vault, _ = _open(vault_path, create=True)
     if name in vault:
         _fail(f"an entry named {name!r} already exists; remove or rename it first")
     creds = _read_credentials(from_env, (key_env, secret_env, passphrase_env))
@@ -319,10 +326,8 @@ def _print_report(report: HealthReport) -> None:
         out.print(f"  uid {report.uid}, label {escape(repr(report.label))}")
         out.print(f"  permissions    {','.join(report.perms or []) or 'none'}")
         out.print(f"  IP allow-list  {','.join(report.ips or []) or 'none'}")
-        if report.idle_expiry_days:
-            out.print(f"  expiry         deleted after {report.idle_expiry_days} idle days")
     if report.clock_skew_ms is not None:
-        out.print(f"  clock skew     {report.clock_skew_ms:+.0f} ms"
+        out.print(f"  clock skew     {report.clock_skew_ms:+.1f} ms"
                   + (f", latency {report.latency_ms:.0f} ms" if report.latency_ms else ""))
     for warning in report.warnings:
         out.print(f"  [yellow]warning:[/yellow] {escape(warning)}")
@@ -331,17 +336,15 @@ def _print_report(report: HealthReport) -> None:
 
 
 def _summary_table(reports: list[HealthReport]) -> Table:
-    table = Table("Name", "Result", "Env", "Permissions", "IPs", "Skew ms", "Latency ms",
-                  "Notes")
+    table = Table("Name", "Result", "Env", "Permissions", "IPs", "Skew ms", "Notes")
     for r in reports:
         result = ("[green]ok" if r.ok else "[red]failed") if r.works \
             else f"[red]refused {r.refusal.code if r.refusal else ''}"
-        notes = "; ".join(r.failures + ([r.refusal.hint] if r.refusal else []))
-        table.add_row(r.name or "", result, r.environment, ",".join(r.perms or []),
+        notes = "; ".join(r.failures + ([r.refusal.msg] if r.refusal else []))
+        table.add_row(escape(r.name or ""), result, r.environment, ",".join(r.perms or []),
                       ",".join(r.ips or []) or ("none" if r.works else ""),
-                      "" if r.clock_skew_ms is None else f"{r.clock_skew_ms:+.0f}",
-                      "" if r.latency_ms is None else f"{r.latency_ms:.0f}",
-                      notes or f"{len(r.warnings)} warning(s)")
+                      "" if r.clock_skew_ms is None else f"{r.clock_skew_ms:+.1f}",
+                      escape(notes) or f"{len(r.warnings)} warning(s)")
     return table
 
 

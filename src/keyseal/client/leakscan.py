@@ -117,12 +117,11 @@ def scan_lines(lines: Iterable[tuple[int, str]], *, code: bool = False) -> list[
 
     ``code``: the text is source code, so only quoted values are literals.
     """
-    numbered = list(lines)
     keys: list[tuple[int, str]] = []
     secrets: list[tuple[int, str]] = []
     hits: list[_Hit] = []
     passphrases: list[tuple[int, str, str]] = []
-    for number, text in numbered:
+    for number, text in lines:
         hashy = bool(HASH_WORDS.search(text))
         keys.extend((number, m.group()) for m in UUID.finditer(text)
                     if not is_placeholder(m.group()))
@@ -144,8 +143,9 @@ def scan_lines(lines: Iterable[tuple[int, str]], *, code: bool = False) -> list[
         if near:
             hits.append(_Hit(number, "key-and-secret", secret,
                              f"secret next to API key {mask(near[0], 8, 4)}"))
+    anchors = [hit.line for hit in hits]
     for number, value, name in passphrases:
-        if any(abs(hit.line - number) <= WINDOW for hit in hits):
+        if any(abs(line - number) <= WINDOW for line in anchors):
             hits.append(_Hit(number, "credential-assignment", value, f"{name} beside a key"))
     return _dedupe(hits)
 
@@ -157,12 +157,11 @@ def _assignment(number: int, name: str, value: str, hashy: bool) -> _Hit | str |
         return None
     if OKX_NAME.match(normal):
         return _Hit(number, "okx-variable", value, name)
-    short = normal.removeprefix("ok")
-    if short in KEY_NAMES and UUID.fullmatch(value):
+    if normal in KEY_NAMES and UUID.fullmatch(value):
         return _Hit(number, "credential-assignment", value, name)
-    if short in SECRET_NAMES and HEX32.fullmatch(value) and not hashy:
+    if normal in SECRET_NAMES and HEX32.fullmatch(value) and not hashy:
         return _Hit(number, "credential-assignment", value, name)
-    if short in PASSPHRASE_NAMES:
+    if normal in PASSPHRASE_NAMES:
         return value
     return None
 

@@ -4,8 +4,10 @@ passphrase) run off the event loop."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from keyseal import errors
 from keyseal.clock import Clock
@@ -28,6 +30,8 @@ from keyseal.signing import (
 KeyLoader = Callable[[str], Awaitable[KeyEntry | None]]
 PassphraseCheck = Callable[[str, str], Awaitable[bool]]
 MAX_BAD_PASSPHRASES = 8
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +73,10 @@ class Gate:
         self._usage = usage
         self._window_s = window_s
         self._fast = FastVerifier()
+        # concurrent misses for one key share one load, and concurrent first uses of one
+        # passphrase share one argon2 check: a burst on a cold key costs one of each
+        self._loading: dict[str, asyncio.Future[KeyEntry | None]] = {}
+        self._checking: dict[tuple[str, bytes], asyncio.Future[bool]] = {}
 
     async def authenticate(self, request: SignedRequest, guard: Guard) -> Principal:
         headers = request.headers
@@ -123,8 +131,9 @@ class Gate:
         if cached is None:
             if not looks_like_api_key(api_key):
                 raise errors.INVALID_KEY(detail="not a UUID")
-            loaded = await self._load_key(api_key)
-            self._cache.put(api_key, loaded)
+            loaded = await _single_flight(self._loading, api_key, lambda: self._load_key(api_key))
+            if self._cache.get(api_key) is None:
+                self._cache.put(api_key, loaded)
             cached = loaded if loaded is not None else False
         if not isinstance(cached, KeyEntry):
             raise errors.INVALID_KEY(detail=f"unknown key {api_key}")
@@ -136,12 +145,39 @@ class Gate:
             return
         if digest in entry.passphrase_bad:
             raise errors.PASSPHRASE_INCORRECT(detail=f"key {entry.api_key}")
-        if await self._check_passphrase(entry.passphrase_hash, passphrase):
+        accepted = await _single_flight(
+            self._checking, (entry.api_key, digest),
+            lambda: self._check_passphrase(entry.passphrase_hash, passphrase))
+        if accepted:
             entry.passphrase_ok = digest
             return
         if len(entry.passphrase_bad) < MAX_BAD_PASSPHRASES:
             entry.passphrase_bad.add(digest)
         raise errors.PASSPHRASE_INCORRECT(detail=f"key {entry.api_key}")
+
+
+async def _single_flight(pending: dict[K, asyncio.Future[V]], key: K,
+                         start: Callable[[], Awaitable[V]]) -> V:
+    """Await the call already under way for ``key``, or start it."""
+    running = pending.get(key)
+    if running is not None:
+        return await asyncio.shield(running)
+    future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
+    pending[key] = future
+    try:
+        result = await start()
+    except asyncio.CancelledError:
+        future.cancel()
+        raise
+    except Exception as exc:
+        future.set_exception(exc)
+        future.exception()  # mark retrieved: the waiters re-raise it, none may be waiting
+        raise
+    else:
+        future.set_result(result)
+        return result
+    finally:
+        del pending[key]
 
 
 def _require_headers(api_key: str, signature: str, timestamp: str, passphrase: str) -> None:

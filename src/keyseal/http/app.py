@@ -112,7 +112,8 @@ class KeysealApp:
         except Exception:
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             status, body = envelope.failure(errors.SYSTEM_ERROR())
-        await send({"type": "http.response.start", "status": status, "headers": _JSON})
+        headers = [*_JSON, (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
     async def _respond(self, scope: dict[str, Any], receive: Any) -> tuple[int, bytes]:
