@@ -38,7 +38,7 @@ async def test_non_utf8_body_is_50002_and_signature_still_covers_its_bytes(api: 
     # the client signed other bytes (latin-1 text re-encoded as UTF-8): refused as a bad sign
     response = await api.client.post(ORDER, content=body, headers=headers)
     assert envelope(response)["code"] == "50113"
-    from keyseal.signing import sign, prehash
+    from keyseal.signing import prehash, sign
     headers["OK-ACCESS-SIGN"] = sign(key["secretKey"], prehash(
         headers["OK-ACCESS-TIMESTAMP"], "POST", ORDER, body))
     response = await api.client.post(ORDER, content=body, headers=headers)
