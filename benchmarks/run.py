@@ -28,13 +28,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from keyseal.http.state import build_state  # noqa: E402
+from tests.conftest import make_key, start_server, stop_server  # noqa: E402
+
 from keyseal.gate.verifier import SignedRequest  # noqa: E402
 from keyseal.http.okx import all_routes  # noqa: E402
+from keyseal.http.state import build_state  # noqa: E402
 from keyseal.services.runtime import open_runtime  # noqa: E402
 from keyseal.settings import Settings  # noqa: E402
 from keyseal.signing import format_timestamp, prehash, sign_request  # noqa: E402
-from tests.conftest import make_key, start_server, stop_server  # noqa: E402
 
 BALANCE = "/api/v5/account/balance"
 

@@ -21,7 +21,9 @@ from rich.console import Console
 from rich.table import Table
 
 from keyseal import errors
+from keyseal.client.cli import scan_command, vault_app
 from keyseal.crypto import MASTER_KEY_ENV, save_keyring
+from keyseal.domain.expiry import ExpiryPolicy, ExpiryScope
 from keyseal.domain.keys import Environment, KeyStatus
 from keyseal.services import accounts as account_service
 from keyseal.services import keys as key_service
@@ -34,12 +36,16 @@ app = typer.Typer(help="Keyseal: self-hosted, OKX-compatible API keys.", no_args
 account_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 key_app = typer.Typer(help="API keys.", no_args_is_help=True)
 ledger_app = typer.Typer(help="Sandbox balances.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 master_key_app = typer.Typer(help="The master keys that seal secrets at rest.",
                              no_args_is_help=True)
 app.add_typer(account_app, name="account")
 app.add_typer(key_app, name="key")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(audit_app, name="audit")
 app.add_typer(master_key_app, name="master-key")
+app.add_typer(vault_app, name="vault", help="The key holder's encrypted credential vault.")
+app.command("scan")(scan_command)
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
@@ -171,6 +177,99 @@ def account_create(
         print(account.uid)
 
 
+def _account_row(account: Any) -> dict[str, Any]:
+    return {"uid": account.uid, "email": account.email, "kycLv": account.kyc_level,
+            "restricted": account.restricted, "subAcct": account.sub_name,
+            "ts": str(account.created_ms)}
+
+
+def _print_account(account: Any, as_json: bool, what: str) -> None:
+    if as_json:
+        _print_json(_account_row(account))
+    else:
+        out.print(f"{account.email or account.sub_name} (uid {account.uid}): {what}")
+
+
+@account_app.command("create-sub")
+def account_create_sub(
+    name: Annotated[str, typer.Argument(help="Sub-account name: 6-20 letters and digits.")],
+    master: Annotated[str, typer.Option("--master", help="Email of the master account.")],
+    home: Home = None, db: Db = None, as_json: AsJson = False,
+) -> None:
+    """Create a sub-account under a master account."""
+    with _runtime(home, db) as rt:
+        sub = account_service.create_sub_account(rt, master, name)
+    _print_account(sub, as_json, f"sub-account of {master}")
+
+
+@account_app.command("set-kyc")
+def account_set_kyc(
+    email: Annotated[str, typer.Argument(help="The account's email.")],
+    level: Annotated[int, typer.Argument(help="KYC level 0-3 (2+ may create API keys).")],
+    home: Home = None, db: Db = None, as_json: AsJson = False,
+) -> None:
+    """Set an account's KYC level."""
+    with _runtime(home, db) as rt:
+        account = account_service.set_kyc_level(rt, email, level)
+    _print_account(account, as_json, f"KYC level {account.kyc_level}")
+
+
+def _restriction_command(name: str, restricted: bool, doc: str) -> None:
+    @account_app.command(name)
+    def command(email: Annotated[str, typer.Argument(help="The account's email.")],
+                home: Home = None, db: Db = None, as_json: AsJson = False) -> None:
+        with _runtime(home, db) as rt:
+            account = account_service.set_restricted(rt, email, restricted)
+        _print_account(account, as_json, "restricted: its keys are refused (50100)"
+                       if restricted else "restriction lifted")
+
+    command.__doc__ = doc
+
+
+_restriction_command("restrict", True, "Put a security restriction on an account: no key "
+                     "changes, and its keys are refused until lifted.")
+_restriction_command("unrestrict", False, "Lift an account's security restriction.")
+
+
+@account_app.command("enroll-2fa")
+def account_enroll_2fa(
+    email: Annotated[str, typer.Argument(help="The account's email.")],
+    qr: Annotated[Path | None, typer.Option(help="Also write the QR code to this SVG file.")
+                  ] = None,
+    home: Home = None, db: Db = None, as_json: AsJson = False,
+) -> None:
+    """Start TOTP enrolment: prints the secret and the otpauth:// URI for an authenticator
+    app; confirm with `keyseal account confirm-2fa EMAIL CODE`."""
+    with _runtime(home, db) as rt:
+        enrolment = account_service.enroll_2fa(rt, email)
+    if qr is not None:
+        qr.write_text(enrolment.qr_svg())
+    if as_json:
+        _print_json({"secret": enrolment.secret, "uri": enrolment.uri})
+        return
+    out.print(f"secret: {enrolment.secret}\nuri:    {enrolment.uri}")
+    out.print("Scan it (or type the secret) in an authenticator app, then run "
+              f"`keyseal account confirm-2fa {email} CODE`.")
+
+
+@account_app.command("confirm-2fa")
+def account_confirm_2fa(
+    email: Annotated[str, typer.Argument(help="The account's email.")],
+    code: Annotated[str, typer.Argument(help="The 6-digit code the app shows now.")],
+    home: Home = None, db: Db = None, as_json: AsJson = False,
+) -> None:
+    """Confirm TOTP enrolment; prints the recovery codes, once."""
+    with _runtime(home, db) as rt:
+        codes = account_service.confirm_2fa(rt, email, code)
+    if as_json:
+        _print_json({"recoveryCodes": codes})
+        return
+    out.print("Two-factor authentication is on. Recovery codes (each works once; store them "
+              "now, they are not shown again):")
+    for recovery in codes:
+        out.print(f"  {recovery}")
+
+
 # -- keys --------------------------------------------------------------------------------
 @key_app.command("create")
 def key_create(
@@ -180,6 +279,11 @@ def key_create(
     ip: Annotated[str | None, typer.Option(
         help="Allowed IPs or CIDRs, comma or space separated (up to 20).")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="A demo-trading key.")] = False,
+    sub: Annotated[str | None, typer.Option(
+        "--sub", help="Create the key for this sub-account of --account.")] = None,
+    sub_account_access: Annotated[bool, typer.Option(
+        "--sub-account-access", help="Let this master key call the sub-account endpoints.")
+    ] = False,
     home: Home = None, db: Db = None, as_json: AsJson = False,
 ) -> None:
     """Create an API key. The passphrase is read from stdin (or prompted); the secret is
@@ -187,14 +291,19 @@ def key_create(
     passphrase = _read_secret("passphrase", confirm=True)
     with _runtime(home, db) as rt:
         created = key_service.create_key(rt, account, label=label, passphrase=passphrase,
-                                         perm=perm, ip=ip, demo=demo)
+                                         perm=perm, ip=ip, demo=demo, sub=sub,
+                                         sub_account_access=sub_account_access)
+    _show_created(created, as_json)
+
+
+def _show_created(created: key_service.CreatedKey, as_json: bool) -> None:
     shown = created.to_okx()
     if as_json:
         print(json.dumps(shown))
         return
     table = Table(title="New API key — copy it now: the secret and passphrase are shown once")
     table.add_column("field")
-    table.add_column("value")
+    table.add_column("value", overflow="fold")
     for name, value in shown.items():
         table.add_row(name, value)
     out.print(table)
@@ -205,29 +314,140 @@ def _key_row(key: Any) -> dict[str, Any]:
             "ip": key.allowlist.wire(), "environment": key.environment.value,
             "status": key.status.value, "ts": str(key.created_ms),
             "lastUsed": None if key.last_used_ms is None else str(key.last_used_ms),
-            "lastUsedIp": key.last_used_ip}
+            "lastUsedIp": key.last_used_ip,
+            "expires": None if key.expires_ms is None else str(key.expires_ms),
+            "subAccountAccess": key.sub_account_access}
 
 
 @key_app.command("list")
 def key_list(
     account: Annotated[str, typer.Option("--account", help="Email of the owning account.")],
+    sub: Annotated[str | None, typer.Option("--sub", help="List this sub-account's keys.")
+                   ] = None,
+    stale: Annotated[float | None, typer.Option(
+        "--stale", help="Only keys unused for at least this many days.")] = None,
     home: Home = None, db: Db = None, as_json: AsJson = False,
 ) -> None:
     """List an account's keys (never their secrets)."""
     with _runtime(home, db) as rt:
-        found = key_service.list_keys(rt, account)
+        found = key_service.list_keys(rt, account, sub=sub, stale_days=stale)
     rows = [_key_row(k) for k in found]
     if as_json:
         _print_json(rows)
         return
-    table = Table(title=f"API keys of {account}")
-    for column in ("label", "apiKey", "perm", "ip", "env", "status", "created", "last used"):
-        table.add_column(column)
+    owner = f"{account} / {sub}" if sub else account
+    table = Table(title=f"API keys of {owner}" + (f", unused for {stale:g}+ days" if stale else ""))
+    for column in ("label", "apiKey", "perm", "ip", "env", "status", "created", "last used",
+                   "expires"):
+        table.add_column(column, overflow="fold")
     for key in found:
         table.add_row(key.label, key.api_key, key.permission.wire(), key.allowlist.wire() or "-",
                       key.environment.value, key.status.value, _when(key.created_ms),
-                      f"{_when(key.last_used_ms)} {key.last_used_ip or ''}".strip())
+                      f"{_when(key.last_used_ms)} {key.last_used_ip or ''}".strip(),
+                      "never" if key.expires_ms is None else _when(key.expires_ms))
     out.print(table)
+
+
+@key_app.command("edit")
+def key_edit(
+    api_key: Annotated[str, typer.Argument(help="The apiKey.")],
+    label: Annotated[str | None, typer.Option(help="A new label.")] = None,
+    ip: Annotated[str | None, typer.Option(
+        help='A new IP allow-list (comma or space separated); "" unbinds every IP.')] = None,
+    perm: Annotated[str | None, typer.Option(
+        help="Refused: permissions are immutable; create a new key instead.")] = None,
+    home: Home = None, db: Db = None, as_json: AsJson = False,
+) -> None:
+    """Change a key's label and/or IP allow-list."""
+    if label is None and ip is None and perm is None:
+        err.print("[red]error:[/] nothing to change: give --label and/or --ip.")
+        raise typer.Exit(2)
+    with _runtime(home, db) as rt:
+        key = key_service.edit_key(rt, api_key, label=label, ip=ip, perm=perm)
+    if as_json:
+        _print_json(_key_row(key))
+    else:
+        out.print(f"key {api_key}: label {key.label}, ip {key.allowlist.wire() or '(any)'}")
+
+
+@key_app.command("regenerate")
+def key_regenerate(
+    api_key: Annotated[str, typer.Argument(help="The apiKey whose secret or passphrase is lost.")],
+    disable_old: Annotated[bool | None, typer.Option(
+        "--disable-old/--keep-old", help="Disable the old key (asked when not given).")] = None,
+    home: Home = None, db: Db = None, as_json: AsJson = False,
+) -> None:
+    """Create a new key with the same settings (the old secret cannot be recovered). The new
+    passphrase is read from stdin (or prompted)."""
+    passphrase = _read_secret("new passphrase", confirm=True)
+    if disable_old is None:
+        disable_old = sys.stdin.isatty() and typer.confirm("Disable the old key?", default=True)
+    with _runtime(home, db) as rt:
+        created = key_service.regenerate_key(rt, api_key, passphrase=passphrase,
+                                             disable_old=disable_old)
+    _show_created(created, as_json)
+    if not as_json:
+        out.print(f"old key {api_key} is {'disabled' if disable_old else 'still enabled'}")
+
+
+@key_app.command("sweep")
+def key_sweep(
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Sweep as if it were this time (ISO-8601, e.g. 2026-12-31T00:00:00Z).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be deleted.")
+                       ] = False,
+    home: Home = None, db: Db = None, as_json: AsJson = False,
+) -> None:
+    """Delete keys past the inactivity rule (no IP allow-list, unused for 30 days)."""
+    as_of_ms = None if as_of is None else _parse_time_ms(as_of)
+    with _runtime(home, db) as rt:
+        swept = key_service.sweep(rt, as_of_ms=as_of_ms, dry_run=dry_run)
+    if as_json:
+        _print_json([_key_row(k) for k in swept])
+        return
+    verb = "would delete" if dry_run else "deleted"
+    out.print(f"{verb} {len(swept)} idle key(s)")
+    for key in swept:
+        out.print(f"  {key.api_key} {key.label} (last activity {_when(key.last_activity_ms)})")
+
+
+@key_app.command("expiry-policy")
+def key_expiry_policy(
+    days: Annotated[int | None, typer.Option(help="Idle days before deletion (0: never).")
+                    ] = None,
+    scope: Annotated[ExpiryScope | None, typer.Option(
+        help="all: every key without an IP allow-list (the default); trade-or-withdraw: "
+             "only those keys (OKX's current rule).")] = None,
+    okx: Annotated[bool, typer.Option("--okx", help="OKX's rule: 14 days, trade-or-withdraw.")
+                   ] = False,
+    home: Home = None, db: Db = None, as_json: AsJson = False,
+) -> None:
+    """Show or set the inactivity rule, for every process sharing this database."""
+    with _runtime(home, db) as rt:
+        policy = rt.settings.expiry
+        if okx or days is not None or scope is not None:
+            policy = ExpiryPolicy.okx() if okx else ExpiryPolicy(
+                policy.idle_days if days is None else days, scope or policy.scope)
+            if policy.idle_days < 0:
+                err.print("[red]error:[/] --days must be 0 (never) or more.")
+                raise typer.Exit(2)
+            key_service.set_expiry_policy(rt, policy)
+    if as_json:
+        _print_json({"idleDays": policy.idle_days, "scope": policy.scope.value})
+    else:
+        out.print(policy.describe())
+
+
+def _parse_time_ms(text: str) -> int:
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        err.print(f"[red]error:[/] {text!r} is not a time; use ISO-8601 like 2026-12-31T00:00:00Z")
+        raise typer.Exit(2) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
 
 
 def _status_command(status: KeyStatus, verb: str) -> None:
@@ -249,11 +469,30 @@ _status_command(KeyStatus.DISABLED, "disable")
 _status_command(KeyStatus.ENABLED, "enable")
 
 
+def _confirmed(recent: bool) -> bool:
+    if not typer.confirm("Delete it permanently?", default=False):
+        return False
+    return not recent or typer.confirm("It was used in the last 24 hours. Really delete?",
+                                       default=False)
+
+
 @key_app.command("delete")
 def key_delete(api_key: Annotated[str, typer.Argument(help="The apiKey.")],
+               yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
                home: Home = None, db: Db = None, as_json: AsJson = False) -> None:
-    """Delete a key permanently."""
+    """Delete a key permanently. Shows when and from where it was last used, and asks
+    (twice when it was used in the last 24 hours) unless --yes or not at a terminal."""
     with _runtime(home, db) as rt:
+        key = key_service.get_key(rt, api_key)
+        recent = key_service.used_recently(rt, key)
+        last = _when(key.last_used_ms) + (f" from {key.last_used_ip}" if key.last_used_ip else "")
+        err.print(f"key {api_key} ({key.label}) was last used: {last}")
+        if recent:
+            err.print("[yellow]warning:[/] this key was used in the last 24 hours; something "
+                      "may still depend on it.")
+        if not yes and sys.stdin.isatty() and not _confirmed(recent):
+            err.print("nothing deleted")
+            raise typer.Exit(1)
         key = key_service.delete_key(rt, api_key)
     if as_json:
         _print_json(_key_row(key))
@@ -284,6 +523,39 @@ def ledger_credit(
     else:
         out.print(f"{account}: {balance.ccy} balance is now {balance.cash} "
                   f"({owner.environment.value})")
+
+
+# -- audit -------------------------------------------------------------------------------
+@audit_app.command("list")
+def audit_list(
+    account: Annotated[str | None, typer.Option(
+        "--account", help="Only this account's events (and its sub-accounts').")] = None,
+    key: Annotated[str | None, typer.Option("--key", help="Only this apiKey's events.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 200,
+    home: Home = None, db: Db = None, as_json: AsJson = False,
+) -> None:
+    """The audit trail: time, actor, source IP, account, key and what changed."""
+    from keyseal.services import audit
+
+    with _runtime(home, db) as rt:
+        account_ids = None
+        if account is not None:
+            owner = account_service.account_by_email(rt, account)
+            account_ids = [owner.id, *(s.id for s in account_service.sub_accounts(rt, owner))]
+        events = audit.events(rt, account_ids=account_ids, api_key=key, limit=limit)
+    rows = [{"ts": str(e.ts_ms), "event": e.event, "actor": e.actor, "ip": e.source_ip,
+             "accountId": e.account_id, "apiKey": e.api_key, "details": e.details}
+            for e in events]
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table(title="Audit trail (newest first)")
+    for column in ("time", "event", "actor", "ip", "account", "apiKey", "details"):
+        table.add_column(column, overflow="fold")
+    for e in events:
+        table.add_row(_when(e.ts_ms), e.event, e.actor, e.source_ip or "-", str(e.account_id or "-"),
+                      e.api_key or "-", json.dumps(e.details, sort_keys=True))
+    out.print(table)
 
 
 # -- master keys -------------------------------------------------------------------------

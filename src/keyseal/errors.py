@@ -106,6 +106,28 @@ PASSPHRASE_FORMAT = ErrorCode("59505", "The passphrase format is incorrect.")
 KEY_NOT_FOUND = ErrorCode("59506", "API key doesn't exist.")
 SUB_NOT_FOUND = ErrorCode("59510", "Sub-account does not exist")
 
+# Keyseal's own codes, for rules OKX enforces in its web UI rather than its API. They sit in
+# 70000-70999, a range OKX does not use, so no client mistakes them for one of OKX's.
+KYC_REQUIRED = ErrorCode(
+    "70001", "Identity verification level {0} or higher is required to create API keys")
+ACCOUNT_RESTRICTED = ErrorCode(
+    "70002", "This account is under a security restriction; API keys cannot be created or "
+    "edited until it is lifted")
+TWO_FA_REQUIRED = ErrorCode("70003", "A two-factor authentication code is required")
+TWO_FA_INVALID = ErrorCode("70004", "The two-factor authentication code is invalid or was already used")
+IMMUTABLE_FIELD = ErrorCode(
+    "70005", "The {0} of an API key cannot be changed; create a new key with the settings you need")
+LOGIN_FAILED = ErrorCode("70006", "User not found or password invalid")
+LOGIN_THROTTLED = ErrorCode(
+    "70007", "Too many failed logins; try again in {0} seconds")
+SUB_CANNOT_CREATE_KEYS = ErrorCode("70008", "A sub-account cannot create API keys; its master creates them")
+SUB_NAME_TAKEN = ErrorCode("70009", "This sub-account name already exists")
+NO_SUB_ACCOUNT_ACCESS = ErrorCode(
+    "70010", "This API key was created without sub-account access")
+TWO_FA_NOT_ENROLLED = ErrorCode("70011", "Two-factor authentication is not enrolled for this account")
+LABEL_FORMAT = ErrorCode("59502", "An API key note name is 1 to 50 letters or digits")
+IP_FORMAT = ErrorCode("59503", "Each API key can bind up to 20 IPv4/IPv6 addresses or networks: {0}")
+
 # WebSocket
 WS_INVALID_TIMESTAMP = ErrorCode("60004", "Invalid timestamp")
 WS_INVALID_KEY = ErrorCode("60005", "Invalid apiKey")

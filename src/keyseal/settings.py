@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from keyseal.domain.accounts import LoginPolicy
+from keyseal.domain.expiry import ExpiryPolicy
 from keyseal.domain.market import Market, default_market
 
 HOME_ENV = "KEYSEAL_HOME"
@@ -39,6 +41,10 @@ class Settings:
     usage_flush_interval_s: float = 1.0
     change_poll_interval_s: float = 0.2
     market: Market = field(default_factory=default_market)
+    expiry: ExpiryPolicy = field(default_factory=ExpiryPolicy)
+    sweep_interval_s: float = 600.0
+    min_kyc_for_keys: int = 2
+    login: LoginPolicy = field(default_factory=LoginPolicy)
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).expanduser()

@@ -46,9 +46,7 @@ def ccxt_factory(live_server, okx_markets):
     made: list[ccxt.okx] = []
 
     def make(key: dict, *, sandbox: bool = False, markets: bool = True, **extra: Any) -> ccxt.okx:
-        ex = make_ccxt(
-            live_server.url, key, okx_markets if markets else None, sandbox=sandbox, **extra
-        )
+        ex = make_ccxt(live_server.url, key, okx_markets if markets else None, sandbox=sandbox, **extra)
         made.append(ex)
         return ex
 
@@ -65,12 +63,8 @@ async def ccxt_async_factory(live_server, okx_markets):
 
     made: list[ccxt_async.okx] = []
 
-    def make(
-        key: dict, *, sandbox: bool = False, markets: bool = True, **extra: Any
-    ) -> ccxt_async.okx:
-        ex = make_ccxt_async(
-            live_server.url, key, okx_markets if markets else None, sandbox=sandbox, **extra
-        )
+    def make(key: dict, *, sandbox: bool = False, markets: bool = True, **extra: Any) -> ccxt_async.okx:
+        ex = make_ccxt_async(live_server.url, key, okx_markets if markets else None, sandbox=sandbox, **extra)
         made.append(ex)
         return ex
 

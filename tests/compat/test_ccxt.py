@@ -196,6 +196,27 @@ def test_open_orders_are_per_symbol_and_per_account(live_server, ccxt_factory):
     assert ccxt_balance(bal, "ETH") == (Decimal("5"), Decimal(0), Decimal("5"))
 
 
+def test_create_orders_several_in_one_batch(live_server, ccxt_factory):
+    key = live_server.new_key(perm=TRADE_PERMS)
+    ex = ccxt_factory(key)
+    orders = ex.create_orders(
+        [
+            {"symbol": "BTC/USDT", "type": "limit", "side": "buy", "amount": 0.01, "price": 30000},
+            {"symbol": "BTC/USDT", "type": "limit", "side": "sell", "amount": 0.1, "price": 90000},
+        ]
+    )
+    assert ex.last_request_url == live_server.url + "/api/v5/trade/batch-orders"
+    ids = [o["id"] for o in orders]
+    assert len(ids) == 2 and all(ids)
+    assert sorted(o["id"] for o in ex.fetch_open_orders("BTC/USDT")) == sorted(ids)
+    bal = ex.fetch_balance()
+    assert ccxt_balance(bal, "USDT") == (Decimal("9700"), Decimal("300"), Decimal("10000"))
+    assert ccxt_balance(bal, "BTC") == (Decimal("0.9"), Decimal("0.1"), Decimal("1"))
+    for order_id in ids:
+        ex.cancel_order(order_id, "BTC/USDT")
+    assert ex.fetch_open_orders("BTC/USDT") == []
+
+
 def test_order_beyond_balance_is_insufficient_funds(live_server, ccxt_factory):
     key = live_server.new_key(perm=TRADE_PERMS)
     ex = ccxt_factory(key)

@@ -143,9 +143,7 @@ async def test_async_wrong_secret(live_server, ccxt_async_factory):
 
 
 def _pro(live_server, key: dict, *, sandbox: bool = False) -> ccxtpro.okx:
-    ex = ccxtpro.okx(
-        {"apiKey": key["apiKey"], "secret": key["secretKey"], "password": key["passphrase"]}
-    )
+    ex = ccxtpro.okx({"apiKey": key["apiKey"], "secret": key["secretKey"], "password": key["passphrase"]})
     if sandbox:
         ex.set_sandbox_mode(True)
     ex.urls["api"]["rest"] = live_server.url

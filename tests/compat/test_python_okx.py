@@ -52,6 +52,16 @@ def test_get_account_balance_ccy_unencoded_comma(live_server, okx_sdk):
     _assert_money(only_btc["BTC"], "1", "1", "0")
 
 
+def test_value_signed_raw_but_sent_encoded_still_verifies(live_server, okx_sdk):
+    """python-okx signs ``?ccy=BTC ETH`` but httpx sends ``?ccy=BTC%20ETH``.
+
+    The server must fall back to the percent-decoded target instead of answering 50113.
+    """
+    acc = okx_sdk(Account.AccountAPI, live_server.new_key(perm="read_only"))
+    resp = acc.get_account_balance(ccy="BTC ETH")
+    assert resp["code"] == "0", resp
+
+
 def test_get_account_config_describes_calling_key(live_server, okx_sdk):
     email = live_server.new_account(kyc_level=2)
     key = live_server.new_key(email=email, perm=TRADE_PERMS, ip="127.0.0.1")

@@ -93,9 +93,7 @@ class TestCcxt:
 
     def test_stale_clock_recovered_by_adjust_for_time_difference(self, live_server, ccxt_factory):
         """What a user does about 50102: let ccxt sync with GET /public/time."""
-        ex = ccxt_factory(
-            live_server.new_key(perm="read_only"), options={"timeDifference": 120_000}
-        )
+        ex = ccxt_factory(live_server.new_key(perm="read_only"), options={"timeDifference": 120_000})
         with pytest.raises(ccxt.InvalidNonce):
             ex.fetch_balance()
         ex.load_time_difference()
@@ -143,6 +141,23 @@ class TestCcxt:
         with pytest.raises(ccxt.AuthenticationError) as err:
             ex.fetch_balance()
         assert okx_code(err.value) == "50101"
+
+    def test_rate_limit_is_per_account_and_surfaces_as_rate_limit_exceeded(self, live_server, ccxt_factory):
+        """account/config allows 5 requests per 2 s per account (OKX's figure, rule: User ID)."""
+        email = live_server.new_account()
+        first = ccxt_factory(live_server.new_key(email=email), markets=False, enableRateLimit=False)
+        second = ccxt_factory(live_server.new_key(email=email), markets=False, enableRateLimit=False)
+        stranger = ccxt_factory(live_server.new_key(), markets=False, enableRateLimit=False)
+        for _ in range(5):
+            assert first.privateGetAccountConfig()["code"] == "0"
+        with pytest.raises(ccxt.RateLimitExceeded) as err:
+            first.privateGetAccountConfig()
+        assert okx_code(err.value) == "50011"
+        # the budget belongs to the account, not the key
+        with pytest.raises(ccxt.RateLimitExceeded):
+            second.privateGetAccountConfig()
+        # ... and another account is not affected
+        assert stranger.privateGetAccountConfig()["code"] == "0"
 
     def test_refusals_are_not_rate_limited_into_success(self, live_server, ccxt_factory):
         """Repeated refusals keep their code (no accidental 50011 / no leak of a later 0)."""
@@ -231,6 +246,11 @@ class TestPythonOkx:
         assert resp["code"] == "50120", resp
         details = okx_details(okx_sdk(Account.AccountAPI, key).get_account_balance(ccy="BTC"))
         assert Decimal(details["BTC"]["availBal"]) == Decimal("1")
+
+    def test_rate_limit(self, live_server, okx_sdk):
+        acc = okx_sdk(Account.AccountAPI, live_server.new_key(perm="read_only"))
+        codes = [acc.get_account_config()["code"] for _ in range(6)]
+        assert codes == ["0"] * 5 + ["50011"]
 
     def test_demo_key_with_live_flag(self, live_server, okx_sdk):
         key = live_server.new_key(perm="read_only", demo=True)

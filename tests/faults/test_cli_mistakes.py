@@ -83,7 +83,7 @@ def test_the_operator_flow_and_its_mistakes(run, tmp_path: Path) -> None:  # typ
 
 
 def test_master_key_rotation_keeps_keys_working(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    run("account", "create", "rot@example.com", input="long password 1\n")
+    run("account", "create", "rot@example.com", "--kyc-level", "2", input="long password 1\n")
     made = json.loads(run("key", "create", "--account", "rot@example.com", "--label", "r1",
                           "--json", input="Passw0rd!x\n").stdout)
     rotated = run("master-key", "rotate", "--json")

@@ -23,10 +23,18 @@ def _owner(rt: Runtime, email: str, env: Environment = Environment.LIVE) -> ledg
     return ledger.Owner(account_service.account_by_email(rt, email).id, env)
 
 
-def test_migrations_are_idempotent(rt: Runtime) -> None:
+def test_migrations_are_idempotent_and_reach_the_newest(rt: Runtime) -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from keyseal.store.database import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
     rt.db.migrate()
     with rt.db.read() as conn:
-        assert conn.execute(text("select version_num from alembic_version")).scalar_one() == "0001"
+        assert conn.execute(text("select version_num from alembic_version")).scalar_one() == head
 
 
 def test_a_copy_of_the_database_holds_no_usable_secret_or_passphrase(rt: Runtime) -> None:
@@ -82,9 +90,9 @@ def test_status_changes_and_deletion_write_the_change_log(rt: Runtime) -> None:
 def test_usage_batches_never_move_last_use_backwards(rt: Runtime) -> None:
     key = make_key(rt)
     with rt.db.write() as conn:
-        key_rows.record_usage(conn, [(key["apiKey"], 2000, "1.1.1.1")])
+        key_rows.record_usage(conn, [(key["apiKey"], 2000, "1.1.1.1")], idle_ms=1000)
     with rt.db.write() as conn:
-        key_rows.record_usage(conn, [(key["apiKey"], 1000, "2.2.2.2")])
+        key_rows.record_usage(conn, [(key["apiKey"], 1000, "2.2.2.2")], idle_ms=1000)
     found = key_service.get_key(rt, key["apiKey"])
     assert (found.last_used_ms, found.last_used_ip) == (2000, "1.1.1.1")
 

@@ -55,7 +55,7 @@ def test_allowlist_limits_and_garbage() -> None:
     assert too_many.value.code == "59503"
     with pytest.raises(errors.OkxError) as garbage:
         IpAllowlist.parse("1.2.3.4,nope")
-    assert garbage.value.code == "51000" and "nope" in garbage.value.detail
+    assert garbage.value.code == "59503" and "nope" in garbage.value.message
 
 
 @given(st.ip_addresses(v=4), st.integers(min_value=8, max_value=32))

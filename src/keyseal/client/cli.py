@@ -58,7 +58,7 @@ vault_app = typer.Typer(
 
 VaultOption = Annotated[Path | None, typer.Option(
     "--vault", envvar="KEYSEAL_VAULT", show_default=False,
-    help="Vault file [default: ~/.config/keyseal/vault].")]
+    help="Vault file (default ~/.config/keyseal/vault).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
@@ -144,8 +144,9 @@ def add_command(
     vault_path: VaultOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Store a key. Values are prompted (hidden), piped as three lines, or read with --from-env;
-    never passed as arguments, which would leave them in shell history and `ps`."""
+    """Store a key: prompted (hidden), piped as three lines, or read with --from-env.
+
+    Never as arguments, which would leave the secret in shell history and `ps`."""
     try:
         check_name(name)
     except VaultError as exc:

@@ -41,10 +41,10 @@ def keyring_password(path: Path) -> str | None:
         return None
 
 
-def prompt_password(path: Path, *, creating: bool,
-                    ask: Callable[[str], str] = getpass.getpass,
+def prompt_password(path: Path, *, creating: bool, ask: Callable[[str], str] | None = None,
                     interactive: bool | None = None) -> str:
     """Ask on the terminal; a new vault asks twice. Never reads a password from piped stdin."""
+    ask = ask or getpass.getpass
     if interactive is None:
         interactive = sys.stdin.isatty()
     if not interactive:
@@ -60,14 +60,15 @@ def prompt_password(path: Path, *, creating: bool,
     return first
 
 
-def resolve_password(path: Path, *, creating: bool, environ: Mapping[str, str] = os.environ,
-                     from_keyring: Callable[[Path], str | None] = keyring_password,
-                     ask: Callable[[str], str] = getpass.getpass,
+def resolve_password(path: Path, *, creating: bool, environ: Mapping[str, str] | None = None,
+                     from_keyring: Callable[[Path], str | None] | None = None,
+                     ask: Callable[[str], str] | None = None,
                      interactive: bool | None = None) -> VaultPassword:
     """The first of ``$KEYSEAL_VAULT_PASSWORD``, the OS keyring, and a prompt."""
+    environ = os.environ if environ is None else environ
     if environ.get(ENV_PASSWORD):
         return VaultPassword(environ[ENV_PASSWORD], PasswordSource.ENV)
-    stored = from_keyring(path)
+    stored = (from_keyring or keyring_password)(path)
     if stored:
         return VaultPassword(stored, PasswordSource.KEYRING)
     return VaultPassword(prompt_password(path, creating=creating, ask=ask,

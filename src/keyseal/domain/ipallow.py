@@ -34,7 +34,7 @@ class IpAllowlist:
             try:
                 network = ipaddress.ip_network(part, strict=False)
             except ValueError:
-                raise errors.PARAM_ERROR("ip", detail=f"not an IP address or network: {part!r}") from None
+                raise errors.IP_FORMAT(f"{part[:60]!r} is not one", detail="bad allow-list entry") from None
             entries.append(part)
             networks.append(network)
         return cls(tuple(entries), tuple(networks))

@@ -44,6 +44,13 @@ class ApiKey:
     created_ms: int
     last_used_ms: int | None = None
     last_used_ip: str | None = None
+    expires_ms: int | None = None
+    sub_account_access: bool = False
+
+    @property
+    def last_activity_ms(self) -> int:
+        """What the inactivity rule counts from: the last use, or creation if never used."""
+        return self.last_used_ms if self.last_used_ms is not None else self.created_ms
 
 
 _LABEL = re.compile(rf"[A-Za-z0-9]{{1,{MAX_LABEL_LENGTH}}}")
@@ -53,8 +60,7 @@ _SPECIAL = re.compile(r"[^A-Za-z0-9]")
 def check_label(label: str) -> str:
     """Up to 50 letters or digits (OKX's key note rule)."""
     if not _LABEL.fullmatch(label or ""):
-        raise errors.PARAM_ERROR(
-            "label", detail=f"a label is 1 to {MAX_LABEL_LENGTH} letters or digits")
+        raise errors.LABEL_FORMAT(detail=f"got {label[:60]!r}")
     return label
 
 

@@ -16,7 +16,7 @@ import orjson
 from keyseal import errors
 from keyseal.gate.verifier import SignedRequest
 from keyseal.http import envelope
-from keyseal.http.background import ChangeFollower, flush_usage, usage_writer
+from keyseal.http.background import ChangeFollower, flush_usage, sweeper, usage_writer
 from keyseal.http.okx import all_routes
 from keyseal.http.openapi import openapi_document
 from keyseal.http.routes import Call, Reply, Route
@@ -48,6 +48,7 @@ class KeysealApp:
         self._tasks = [
             asyncio.create_task(follower.run(settings.change_poll_interval_s)),
             asyncio.create_task(usage_writer(self.state, settings.usage_flush_interval_s)),
+            asyncio.create_task(sweeper(self.state, settings.sweep_interval_s)),
         ]
 
     async def stop(self) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from keyseal.domain.expiry import DAY_MS
 from keyseal.http.state import ServerState
+from keyseal.services import keys as key_service
 from keyseal.store import changes
 from keyseal.store import keys as key_rows
 
@@ -52,7 +54,7 @@ def flush_usage(state: ServerState) -> int:
         return 0
     try:
         with state.rt.db.write() as conn:
-            key_rows.record_usage(conn, batch)
+            key_rows.record_usage(conn, batch, state.rt.settings.expiry.idle_days * DAY_MS)
     except Exception:
         state.usage.restore(batch)
         raise
@@ -67,3 +69,17 @@ async def usage_writer(state: ServerState, interval_s: float) -> None:
         except Exception:
             log.exception("could not write key usage; will retry")
         state.limiter.prune()
+
+
+async def sweeper(state: ServerState, interval_s: float) -> None:
+    """Delete idle keys now and then; the change log tells every process."""
+    while True:
+        try:
+            swept = await asyncio.to_thread(key_service.sweep, state.rt)
+            for key in swept:
+                state.key_cache.evict(key.api_key)
+            if swept:
+                log.info("swept %d idle key(s)", len(swept))
+        except Exception:
+            log.exception("the sweeper failed; will retry")
+        await asyncio.sleep(interval_s)

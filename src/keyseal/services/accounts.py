@@ -1,14 +1,30 @@
-"""Account actions."""
+"""Account actions: sign-up, login, KYC, restrictions, sub-accounts, two-factor."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
 
 from sqlalchemy.exc import IntegrityError
 
 from keyseal import errors
-from keyseal.crypto import hash_secret
-from keyseal.domain.accounts import Account, check_email, check_kyc_level
+from keyseal.crypto import (
+    hash_secret,
+    new_recovery_codes,
+    new_totp_secret,
+    recovery_code_hash,
+    totp_qr_svg,
+    totp_step,
+    totp_uri,
+    verify_hash,
+)
+from keyseal.domain.accounts import Account, check_email, check_kyc_level, check_sub_name
+from keyseal.services import audit
+from keyseal.services.audit import OPERATOR, Actor
 from keyseal.services.runtime import Runtime, random_digits
 from keyseal.store import accounts as account_rows
+from keyseal.store import changes
+from keyseal.store.accounts import LoginFailures
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -17,7 +33,8 @@ class AccountExists(Exception):
     pass
 
 
-def create_account(rt: Runtime, email: str, password: str, *, kyc_level: int = 0) -> Account:
+def create_account(rt: Runtime, email: str, password: str, *, kyc_level: int = 0,
+                   actor: Actor = OPERATOR) -> Account:
     """Sign-up: email + password (argon2id). The uid is a random 16-digit number."""
     email = check_email(email)
     check_kyc_level(kyc_level)
@@ -29,14 +46,21 @@ def create_account(rt: Runtime, email: str, password: str, *, kyc_level: int = 0
         with rt.db.write() as conn:
             if account_rows.by_email(conn, email) is not None:
                 raise AccountExists(email)
-            uid = random_digits(16)
-            while account_rows.uid_taken(conn, uid):
-                uid = random_digits(16)
-            return account_rows.insert_account(conn, uid=uid, email=email,
-                                               password_hash=password_hash,
-                                               kyc_level=kyc_level, created_ms=rt.now_ms())
+            account = account_rows.insert_account(
+                conn, uid=_new_uid(conn), email=email, password_hash=password_hash,
+                kyc_level=kyc_level, created_ms=rt.now_ms())
+            audit.record(conn, rt, actor, "signed_up", account_id=account.id,
+                         email=email, kyc_level=kyc_level)
+            return account
     except IntegrityError:
         raise AccountExists(email) from None
+
+
+def _new_uid(conn: object) -> str:
+    uid = random_digits(16)
+    while account_rows.uid_taken(conn, uid):  # type: ignore[arg-type]
+        uid = random_digits(16)
+    return uid
 
 
 def account_by_email(rt: Runtime, email: str) -> Account:
@@ -46,3 +70,208 @@ def account_by_email(rt: Runtime, email: str) -> Account:
         raise errors.USER_NOT_FOUND(
             detail=f"no account with email {email!r}; create it with `keyseal account create`")
     return account
+
+
+def account_by_id(rt: Runtime, account_id: int) -> Account:
+    with rt.db.read() as conn:
+        account = account_rows.by_id(conn, account_id)
+    if account is None:
+        raise errors.USER_NOT_FOUND(detail=f"no account {account_id}")
+    return account
+
+
+# -- login ---------------------------------------------------------------------------------
+@cache
+def _decoy_hash() -> str:
+    """Verified against when the email is unknown, so both failures cost the same time."""
+    return hash_secret("keyseal-decoy-password")
+
+
+def login(rt: Runtime, email: str, password: str, *, totp_code: str | None = None,
+          ip: str | None = None) -> Account:
+    """Password (and TOTP, once enrolled). Every failure says only "User not found or
+    password invalid", after the same argon2 work; failures slow down, then lock."""
+    key = email.strip().lower()
+    actor = Actor("user", key[:128], ip)
+    policy = rt.settings.login
+    now = rt.now_ms()
+    with rt.db.read() as conn:
+        failures = account_rows.login_failures_of(conn, key)
+        account = account_rows.by_email(conn, key)
+        stored = None if account is None else account_rows.password_hash(conn, account.id)
+    if failures is not None:
+        ready_at = failures.last_failure_ms + int(policy.wait_after(failures.failures) * 1000)
+        if now < ready_at:
+            raise errors.LOGIN_THROTTLED(-(-(ready_at - now) // 1000))
+    password_ok = verify_hash(stored or _decoy_hash(), password) and account is not None
+    if not password_ok or account is None:
+        _login_failed(rt, key, failures, actor, account)
+        raise errors.LOGIN_FAILED()
+    try:
+        _check_second_factor(rt, account, totp_code, required=False)
+    except errors.OkxError:
+        _login_failed(rt, key, failures, actor, account, reason="2fa")
+        raise
+    with rt.db.write() as conn:
+        account_rows.clear_login_failures(conn, key)
+        audit.record(conn, rt, actor, "login_succeeded", account_id=account.id)
+    return account
+
+
+def _login_failed(rt: Runtime, key: str, before: LoginFailures | None, actor: Actor,
+                  account: Account | None, reason: str = "password") -> None:
+    count = (before.failures if before else 0) + 1
+    policy = rt.settings.login
+    now = rt.now_ms()
+    locked = now + int(policy.lock_s * 1000) if count >= policy.lock_after else None
+    with rt.db.write() as conn:
+        account_rows.save_login_failures(conn, key, LoginFailures(count, now, locked))
+        audit.record(conn, rt, actor, "login_failed", account_id=account and account.id,
+                     reason=reason, failures=count, locked=locked is not None)
+
+
+# -- operator actions ----------------------------------------------------------------------
+def set_kyc_level(rt: Runtime, email: str, level: int, *, actor: Actor = OPERATOR) -> Account:
+    check_kyc_level(level)
+    account = account_by_email(rt, email)
+    with rt.db.write() as conn:
+        account_rows.set_fields(conn, account.id, kyc_level=level)
+        changes.record(conn, "kyc", rt.now_ms(), account_id=account.id)
+        audit.record(conn, rt, actor, "kyc_set", account_id=account.id,
+                     old=account.kyc_level, new=level)
+    return account_by_id(rt, account.id)
+
+
+def set_restricted(rt: Runtime, email: str, restricted: bool, *,
+                   actor: Actor = OPERATOR) -> Account:
+    """A restricted account cannot create or edit keys, and its keys (and its sub-accounts'
+    keys) are refused with 50100 until the restriction is lifted."""
+    account = account_by_email(rt, email)
+    with rt.db.write() as conn:
+        account_rows.set_fields(conn, account.id, restricted=restricted)
+        changes.record(conn, "restricted" if restricted else "unrestricted", rt.now_ms(),
+                       account_id=account.id)
+        audit.record(conn, rt, actor, "restriction_set" if restricted else "restriction_lifted",
+                     account_id=account.id)
+    return account_by_id(rt, account.id)
+
+
+def create_sub_account(rt: Runtime, master_email: str, name: str, *,
+                       actor: Actor = OPERATOR) -> Account:
+    master = account_by_email(rt, master_email)
+    check_sub_name(name)
+    if master.is_sub:
+        raise errors.ONLY_MAIN_ACCOUNT()
+    try:
+        with rt.db.write() as conn:
+            if account_rows.sub_by_name(conn, master.id, name) is not None:
+                raise errors.SUB_NAME_TAKEN()
+            sub = account_rows.insert_account(
+                conn, uid=_new_uid(conn), email=None, password_hash=None,
+                kyc_level=master.kyc_level, created_ms=rt.now_ms(), master_id=master.id,
+                sub_name=name)
+            audit.record(conn, rt, actor, "sub_account_created", account_id=master.id,
+                         sub_account=name, sub_uid=sub.uid)
+            return sub
+    except IntegrityError:
+        raise errors.SUB_NAME_TAKEN() from None
+
+
+def sub_account(rt: Runtime, master: Account, name: str) -> Account:
+    with rt.db.read() as conn:
+        sub = account_rows.sub_by_name(conn, master.id, name)
+    if sub is None:
+        raise errors.SUB_NOT_FOUND(detail=f"{master.email or master.uid} has no sub-account {name!r}")
+    return sub
+
+
+def sub_accounts(rt: Runtime, master: Account) -> list[Account]:
+    with rt.db.read() as conn:
+        return account_rows.subs_of(conn, master.id)
+
+
+# -- two-factor ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Enrolment:
+    secret: str
+    uri: str
+
+    def qr_svg(self) -> str:
+        return totp_qr_svg(self.uri)
+
+
+def enroll_2fa(rt: Runtime, email: str, *, actor: Actor = OPERATOR) -> Enrolment:
+    """Start TOTP enrolment: a new seed, pending until a first code confirms it."""
+    account = account_by_email(rt, email)
+    secret = new_totp_secret()
+    sealed = rt.keyring.seal(secret.encode(), _totp_context(account))
+    with rt.db.write() as conn:
+        account_rows.set_fields(conn, account.id, totp_pending_sealed=sealed)
+        audit.record(conn, rt, actor, "2fa_enrolment_started", account_id=account.id)
+    return Enrolment(secret, totp_uri(secret, account.email or account.uid))
+
+
+def confirm_2fa(rt: Runtime, email: str, code: str, *, actor: Actor = OPERATOR) -> list[str]:
+    """Confirm enrolment with a first code; returns the recovery codes, shown this once."""
+    account = account_by_email(rt, email)
+    with rt.db.write() as conn:
+        state = account_rows.totp_state(conn, account.id, for_update=True)
+        if state.pending_sealed is None:
+            raise errors.TWO_FA_NOT_ENROLLED(detail="run `keyseal account enroll-2fa` first")
+        secret = rt.keyring.open(state.pending_sealed, _totp_context(account)).decode()
+        step = totp_step(secret, code, rt.clock(), None)
+        if step is None:
+            raise errors.TWO_FA_INVALID()
+        codes = new_recovery_codes()
+        account_rows.set_fields(conn, account.id, totp_sealed=state.pending_sealed,
+                                totp_pending_sealed=None, totp_last_step=step)
+        account_rows.replace_recovery_codes(conn, account.id,
+                                            [recovery_code_hash(c) for c in codes])
+        audit.record(conn, rt, actor, "2fa_enabled", account_id=account.id)
+    return codes
+
+
+def disable_2fa(rt: Runtime, email: str, *, actor: Actor = OPERATOR) -> None:
+    account = account_by_email(rt, email)
+    with rt.db.write() as conn:
+        account_rows.set_fields(conn, account.id, totp_sealed=None, totp_pending_sealed=None,
+                                totp_last_step=None)
+        account_rows.replace_recovery_codes(conn, account.id, [])
+        audit.record(conn, rt, actor, "2fa_disabled", account_id=account.id)
+
+
+def has_2fa(rt: Runtime, account: Account) -> bool:
+    with rt.db.read() as conn:
+        return account_rows.totp_state(conn, account.id).sealed is not None
+
+
+def check_second_factor(rt: Runtime, account: Account, code: str | None) -> None:
+    """Require a valid, unused TOTP or recovery code (for key changes from the dashboard)."""
+    _check_second_factor(rt, account, code, required=True)
+
+
+def _check_second_factor(rt: Runtime, account: Account, code: str | None, *,
+                         required: bool) -> None:
+    with rt.db.write() as conn:
+        state = account_rows.totp_state(conn, account.id, for_update=True)
+        if state.sealed is None:
+            if required:
+                raise errors.TWO_FA_NOT_ENROLLED(detail="enrol with `keyseal account enroll-2fa`")
+            return
+        if not code:
+            raise errors.TWO_FA_REQUIRED()
+        secret = rt.keyring.open(state.sealed, _totp_context(account)).decode()
+        step = totp_step(secret, code, rt.clock(), state.last_step)
+        if step is not None:
+            account_rows.set_fields(conn, account.id, totp_last_step=step)
+            return
+        if account_rows.use_recovery_code(conn, account.id, recovery_code_hash(code),
+                                          rt.now_ms()):
+            audit.record(conn, rt, Actor("user", account.email or account.uid),
+                         "recovery_code_used", account_id=account.id)
+            return
+    raise errors.TWO_FA_INVALID()
+
+
+def _totp_context(account: Account) -> bytes:
+    return f"totp:{account.uid}".encode()

@@ -222,3 +222,22 @@ def withdraw(rt: Runtime, owner: Owner, body: Any) -> dict[str, str]:
         _changed(conn, rt, owner)
     return {"amt": fmt(amount), "wdId": wd_id, "ccy": ccy, "clientId": client_id,
             "chain": chain.name}
+
+
+def transfer(rt: Runtime, source: Owner, target: Owner, ccy: str, amount: Decimal) -> str:
+    """Move available funds between two accounts of one master, in one transaction."""
+    ccy = ccy.upper()
+    if ccy not in rt.settings.market.currencies:
+        raise errors.CURRENCY_UNKNOWN(ccy)
+    trans_id = random_digits(9)
+    now = rt.now_ms()
+    with rt.db.write() as conn:
+        held = rows.locked_balance(conn, source.account_id, source.environment, ccy)
+        if held.available < amount:
+            raise errors.WITHDRAW_INSUFFICIENT()
+        for owner, delta in ((source, -amount), (target, amount)):
+            rows.post(conn, account_id=owner.account_id, environment=owner.environment, ccy=ccy,
+                      kind="transfer", cash_delta=delta, frozen_delta=Decimal(0), ref=trans_id,
+                      ts_ms=now)
+            _changed(conn, rt, owner)
+    return trans_id

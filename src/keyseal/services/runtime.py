@@ -7,8 +7,12 @@ from dataclasses import dataclass, field
 
 from keyseal.clock import Clock, millis, system_clock
 from keyseal.crypto import MasterKeyring, load_keyring
+from keyseal.domain.expiry import ExpiryPolicy
 from keyseal.settings import Settings
+from keyseal.store import meta
 from keyseal.store.database import Database
+
+EXPIRY_POLICY = "expiry_policy"
 
 
 @dataclass
@@ -32,6 +36,10 @@ def open_runtime(settings: Settings, *, clock: Clock = system_clock, migrate: bo
     db = Database(settings.db_url, pooled=pooled)
     if migrate:
         db.migrate()
+    with db.read() as conn:
+        stored = meta.get(conn, EXPIRY_POLICY)
+    if stored is not None:
+        settings.expiry = ExpiryPolicy.from_text(stored)
     return Runtime(settings, db, load_keyring(settings.home), clock)
 
 

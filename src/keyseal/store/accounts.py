@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from keyseal.domain.accounts import Account
-from keyseal.store.tables import accounts
+from keyseal.store.tables import accounts, login_failures, recovery_codes
 
 
 def _account(row: Any) -> Account:
@@ -38,3 +39,87 @@ def by_id(conn: Connection, account_id: int) -> Account | None:
 
 def uid_taken(conn: Connection, uid: str) -> bool:
     return conn.execute(select(accounts.c.id).where(accounts.c.uid == uid)).first() is not None
+
+
+def set_fields(conn: Connection, account_id: int, **values: Any) -> None:
+    conn.execute(update(accounts).where(accounts.c.id == account_id).values(**values))
+
+
+def sub_by_name(conn: Connection, master_id: int, name: str) -> Account | None:
+    row = conn.execute(select(accounts).where(
+        (accounts.c.master_id == master_id) & (accounts.c.sub_name == name))).first()
+    return None if row is None else _account(row)
+
+
+def subs_of(conn: Connection, master_id: int) -> list[Account]:
+    rows = conn.execute(select(accounts).where(accounts.c.master_id == master_id)
+                        .order_by(accounts.c.created_ms, accounts.c.id))
+    return [_account(row) for row in rows]
+
+
+def password_hash(conn: Connection, account_id: int) -> str | None:
+    return conn.execute(select(accounts.c.password_hash)
+                        .where(accounts.c.id == account_id)).scalar_one_or_none()
+
+
+# -- two-factor ----------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class TotpState:
+    sealed: bytes | None
+    pending_sealed: bytes | None
+    last_step: int | None
+
+
+def totp_state(conn: Connection, account_id: int, *, for_update: bool = False) -> TotpState:
+    query = select(accounts.c.totp_sealed, accounts.c.totp_pending_sealed,
+                   accounts.c.totp_last_step).where(accounts.c.id == account_id)
+    if for_update and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).one()
+    return TotpState(row.totp_sealed, row.totp_pending_sealed, row.totp_last_step)
+
+
+def replace_recovery_codes(conn: Connection, account_id: int, code_hashes: list[str]) -> None:
+    conn.execute(delete(recovery_codes).where(recovery_codes.c.account_id == account_id))
+    conn.execute(insert(recovery_codes),
+                 [{"account_id": account_id, "code_hash": h} for h in code_hashes])
+
+
+def use_recovery_code(conn: Connection, account_id: int, code_hash: str, at_ms: int) -> bool:
+    """Mark an unused code used; False if there is no such unused code."""
+    result = conn.execute(update(recovery_codes).where(
+        (recovery_codes.c.account_id == account_id) & (recovery_codes.c.code_hash == code_hash)
+        & recovery_codes.c.used_ms.is_(None)).values(used_ms=at_ms))
+    return result.rowcount == 1
+
+
+def unused_recovery_codes(conn: Connection, account_id: int) -> int:
+    return int(conn.execute(select(func.count()).select_from(recovery_codes).where(
+        (recovery_codes.c.account_id == account_id) & recovery_codes.c.used_ms.is_(None))
+    ).scalar_one())
+
+
+# -- login throttling ----------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class LoginFailures:
+    failures: int
+    last_failure_ms: int
+    locked_until_ms: int | None
+
+
+def login_failures_of(conn: Connection, email: str) -> LoginFailures | None:
+    row = conn.execute(select(login_failures).where(login_failures.c.email == email)).first()
+    return None if row is None else LoginFailures(row.failures, row.last_failure_ms,
+                                                  row.locked_until_ms)
+
+
+def save_login_failures(conn: Connection, email: str, state: LoginFailures) -> None:
+    values = {"failures": state.failures, "last_failure_ms": state.last_failure_ms,
+              "locked_until_ms": state.locked_until_ms}
+    if conn.execute(update(login_failures).where(login_failures.c.email == email)
+                    .values(**values)).rowcount == 0:
+        conn.execute(insert(login_failures).values(email=email, **values))
+
+
+def clear_login_failures(conn: Connection, email: str) -> None:
+    conn.execute(delete(login_failures).where(login_failures.c.email == email))

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, delete, func, insert, or_, select, update
 
 from keyseal.domain.ipallow import IpAllowlist
 from keyseal.domain.keys import ApiKey, Environment, KeyStatus
@@ -34,17 +34,18 @@ def _api_key(row: Any) -> ApiKey:
         api_key=row.api_key, account_id=row.account_id, label=row.label,
         permission=Permission(row.perm), allowlist=IpAllowlist.parse(row.ips),
         environment=Environment(row.environment), status=KeyStatus(row.status),
-        created_ms=row.created_ms, last_used_ms=row.last_used_ms, last_used_ip=row.last_used_ip)
+        created_ms=row.created_ms, last_used_ms=row.last_used_ms, last_used_ip=row.last_used_ip,
+        expires_ms=row.expires_ms, sub_account_access=bool(row.sub_account_access))
 
 
-def insert_key(conn: Connection, key: ApiKey, *, secret_sealed: bytes, passphrase_hash: str,
-               sub_account_access: bool = False) -> None:
+def insert_key(conn: Connection, key: ApiKey, *, secret_sealed: bytes,
+               passphrase_hash: str) -> None:
     conn.execute(insert(api_keys).values(
         api_key=key.api_key, account_id=key.account_id, label=key.label,
         secret_sealed=secret_sealed, passphrase_hash=passphrase_hash,
         perm=int(key.permission), ips=key.allowlist.wire(), environment=key.environment.value,
-        status=key.status.value, sub_account_access=sub_account_access,
-        created_ms=key.created_ms))
+        status=key.status.value, sub_account_access=key.sub_account_access,
+        created_ms=key.created_ms, expires_ms=key.expires_ms))
 
 
 def get(conn: Connection, api_key: str) -> ApiKey | None:
@@ -97,17 +98,46 @@ def remove(conn: Connection, api_key: str) -> bool:
     return conn.execute(delete(api_keys).where(api_keys.c.api_key == api_key)).rowcount == 1
 
 
-def record_usage(conn: Connection, usage: Iterable[tuple[str, int, str]]) -> None:
-    """Batch-write last-used time and IP; never moves a key's last use backwards."""
-    rows = [{"k": key, "ms": ms, "ip": ip} for key, ms, ip in usage]
+def record_usage(conn: Connection, usage: Iterable[tuple[str, int, str]], idle_ms: int) -> None:
+    """Batch-write last-used time and IP, and push back the expiry of keys that have one;
+    never moves a key's last use backwards."""
+    rows = [{"k": key, "ms": ms, "ip": ip, "exp": ms + idle_ms} for key, ms, ip in usage]
     if not rows:
         return
     stmt = (update(api_keys)
             .where(and_(api_keys.c.api_key == bindparam("k"),
                         or_(api_keys.c.last_used_ms.is_(None),
                             api_keys.c.last_used_ms < bindparam("ms"))))
-            .values(last_used_ms=bindparam("ms"), last_used_ip=bindparam("ip")))
+            .values(last_used_ms=bindparam("ms"), last_used_ip=bindparam("ip"),
+                    expires_ms=case((api_keys.c.expires_ms.is_(None), None),
+                                    else_=bindparam("exp"))))
     conn.execute(stmt, rows)
+
+
+def update_settings(conn: Connection, api_key: str, *, label: str, ips: str,
+                    expires_ms: int | None) -> None:
+    conn.execute(update(api_keys).where(api_keys.c.api_key == api_key)
+                 .values(label=label, ips=ips, expires_ms=expires_ms))
+
+
+def recompute_expiry(conn: Connection, idle_ms: int, trade_or_withdraw_only: bool) -> int:
+    """Re-derive every key's expiry after the policy changed; one statement."""
+    if idle_ms <= 0:
+        return int(conn.execute(update(api_keys).values(expires_ms=None)).rowcount)
+    applies = and_(api_keys.c.ips == "", api_keys.c.environment == "live")
+    if trade_or_withdraw_only:
+        applies = and_(applies, api_keys.c.perm.op("&")(6) != 0)
+    last = func.coalesce(api_keys.c.last_used_ms, api_keys.c.created_ms)
+    result = conn.execute(update(api_keys).values(
+        expires_ms=case((applies, last + idle_ms), else_=None)))
+    return int(result.rowcount)
+
+
+def expired(conn: Connection, as_of_ms: int, limit: int = 1000) -> list[ApiKey]:
+    """Keys whose expiry has passed, oldest first; reads only those (an index range)."""
+    rows = conn.execute(select(api_keys).where(api_keys.c.expires_ms <= as_of_ms)
+                        .order_by(api_keys.c.expires_ms).limit(limit))
+    return [_api_key(row) for row in rows]
 
 
 def all_sealed_secrets(conn: Connection) -> list[tuple[str, bytes]]:

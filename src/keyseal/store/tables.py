@@ -31,7 +31,49 @@ accounts = Table(
     Column("master_id", Integer, ForeignKey("accounts.id"), index=True),
     Column("sub_name", String(20)),
     Column("created_ms", BigInteger, nullable=False),
+    # TOTP: the seed sealed like an API secret; the last accepted time step, so no code
+    # is accepted twice; a pending seed until the first code confirms enrolment
+    Column("totp_sealed", LargeBinary),
+    Column("totp_pending_sealed", LargeBinary),
+    Column("totp_last_step", BigInteger),
     UniqueConstraint("master_id", "sub_name", name="uq_accounts_sub_name"),
+)
+
+recovery_codes = Table(
+    "recovery_codes", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("code_hash", String(64), nullable=False),
+    Column("used_ms", BigInteger),
+)
+
+# Failed logins are counted per email, whether or not the account exists, so throttling
+# and lock-out tell an attacker nothing about which emails are real.
+login_failures = Table(
+    "login_failures", metadata,
+    Column("email", String(254), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_ms", BigInteger, nullable=False),
+    Column("locked_until_ms", BigInteger),
+)
+
+# Settings that every process must agree on (e.g. the inactivity policy), kept with the data.
+meta = Table(
+    "meta", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+audit_events = Table(
+    "audit_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ts_ms", BigInteger, nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("source_ip", String(45)),
+    Column("account_id", Integer, index=True),
+    Column("api_key", String(36), index=True),
+    Column("details", Text, nullable=False, default="{}"),
 )
 
 api_keys = Table(
@@ -50,6 +92,9 @@ api_keys = Table(
     Column("created_ms", BigInteger, nullable=False),
     Column("last_used_ms", BigInteger),
     Column("last_used_ip", String(45)),
+    # when the inactivity rule deletes this key; NULL for keys it does not apply to, so
+    # the sweeper reads only the keys it removes
+    Column("expires_ms", BigInteger, index=True),
     UniqueConstraint("account_id", "label", name="uq_api_keys_label"),
 )
 

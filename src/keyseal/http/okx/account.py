@@ -11,6 +11,7 @@ from keyseal.domain.permissions import Permission
 from keyseal.gate.ratelimit import Rate
 from keyseal.http.okx.common import ccy_filter, owner
 from keyseal.http.routes import Call, RouteTable
+from keyseal.store.ledger import Balance
 
 table = RouteTable()
 
@@ -18,8 +19,13 @@ table = RouteTable()
 @table.private("GET", "/api/v5/account/balance", Permission.READ, Rate(10, 2))
 async def balance(call: Call) -> list[Any]:
     """Trading-account balance: equity, available and frozen per currency."""
-    wanted = ccy_filter(call)
     held = await call.state.balances.get(owner(call))
+    return [trading_balance(call, held, ccy_filter(call))]
+
+
+def trading_balance(call: Call, held: dict[str, Balance], wanted: set[str] | None
+                    ) -> dict[str, Any]:
+    """OKX's ``account/balance`` object (currencies with neither cash nor frozen are left out)."""
     market = call.state.rt.settings.market
     details = []
     total_usd = Decimal(0)
@@ -43,13 +49,13 @@ async def balance(call: Call) -> list[Any]:
             "totalPnlRatio": "", "twap": "0", "uTime": str(row.updated_ms), "upl": "",
             "uplLiab": "",
         })
-    return [{
+    return {
         "adjEq": "", "availEq": "", "borrowFroz": "", "details": details, "imr": "",
         "isoEq": "0", "mgnRatio": "", "mmr": "", "notionalUsd": "", "notionalUsdForBorrow": "",
         "notionalUsdForFutures": "", "notionalUsdForOption": "", "notionalUsdForSwap": "",
         "ordFroz": "", "totalEq": fmt(total_usd), "uTime": str(millis(call.state.rt.clock)),
         "upl": "",
-    }]
+    }
 
 
 @table.private("GET", "/api/v5/account/config", Permission.READ, Rate(5, 2))

@@ -1,0 +1,54 @@
+"""Who acts, and the record of what they did."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from keyseal.services.runtime import Runtime
+from keyseal.store import audit as audit_rows
+from keyseal.store.audit import AuditEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """``operator`` (the CLI, trusted: no 2FA), ``user`` (the dashboard: 2FA for key changes),
+    ``api`` (a master key calling OKX's key-management endpoints), ``system`` (the sweeper)."""
+
+    kind: str
+    name: str
+    ip: str | None = None
+
+    @property
+    def needs_2fa(self) -> bool:
+        return self.kind == "user"
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+
+OPERATOR = Actor("operator", "cli")
+SWEEPER = Actor("system", "sweeper")
+
+
+def record(conn: Connection, rt: Runtime, actor: Actor, event: str, *,
+           account_id: int | None = None, api_key: str | None = None,
+           **details: Any) -> None:
+    """Write one audit event in the caller's transaction (so it exists iff the change does)."""
+    audit_rows.record(conn, ts_ms=rt.now_ms(), event=event, actor=str(actor),
+                      source_ip=actor.ip, account_id=account_id, api_key=api_key,
+                      details=details)
+
+
+def record_alone(rt: Runtime, actor: Actor, event: str, **fields: Any) -> None:
+    """An event with no change of its own (a failed login)."""
+    with rt.db.write() as conn:
+        record(conn, rt, actor, event, **fields)
+
+
+def events(rt: Runtime, *, account_ids: list[int] | None = None, api_key: str | None = None,
+           limit: int = 1000) -> list[AuditEvent]:
+    with rt.db.read() as conn:
+        return audit_rows.events(conn, account_ids=account_ids, api_key=api_key, limit=limit)
