@@ -60,3 +60,22 @@ def test_a_key_probed_before_it_existed_works_once_created(live_server: LiveServ
     ghost = dict(key, apiKey="22222222-3333-4444-8555-666666666666")
     assert code_of(live_server, ghost) == "50111"  # now cached as unknown
     assert code_of(live_server, key) == "0"
+
+
+def test_a_restriction_set_by_the_cli_freezes_the_accounts_keys_within_a_second(
+        live_server: LiveServer) -> None:
+    email = live_server.new_account()
+    key = live_server.new_key(email)
+    assert code_of(live_server, key) == "0"
+    live_server.cli("account", "restrict", email)
+    assert seconds_until(live_server, key, "50100") < 1.0
+    live_server.cli("account", "unrestrict", email)
+    assert seconds_until(live_server, key, "0") < 1.0
+
+
+def test_an_ip_allowlist_edited_by_the_cli_applies_within_a_second(live_server: LiveServer) -> None:
+    key = live_server.new_key()
+    live_server.cli("key", "edit", key["apiKey"], "--ip", "10.9.9.9")
+    assert seconds_until(live_server, key, "50110") < 1.0
+    live_server.cli("key", "edit", key["apiKey"], "--ip", "")
+    assert seconds_until(live_server, key, "0") < 1.0
