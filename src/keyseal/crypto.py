@@ -145,7 +145,7 @@ class FastVerifier:
         self._pepper = secrets.token_bytes(32)
 
     def digest(self, value: str) -> bytes:
-        return hmac.new(self._pepper, value.encode("utf-8", "surrogatepass"), sha256).digest()
+        return hmac.digest(self._pepper, value.encode("utf-8", "surrogatepass"), "sha256")
 
     @staticmethod
     def same(a: bytes, b: bytes) -> bool:

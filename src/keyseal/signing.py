@@ -12,7 +12,6 @@ Standard library only, so that ``keyseal.client`` can use it without the server.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import re
 from datetime import UTC, datetime
@@ -37,8 +36,7 @@ def prehash(timestamp: str | bytes, method: str | bytes, target: str | bytes,
 
 def sign(secret: str | bytes, message: bytes) -> str:
     """Base64 (with padding) of HMAC-SHA256 of ``message`` under the secret's UTF-8 bytes."""
-    digest = hmac.new(_bytes(secret), message, hashlib.sha256).digest()
-    return base64.b64encode(digest).decode("ascii")
+    return base64.b64encode(hmac.digest(_bytes(secret), message, "sha256")).decode("ascii")
 
 
 def sign_request(secret: str | bytes, timestamp: str, method: str, target: str | bytes,
@@ -77,7 +75,7 @@ def parse_timestamp(value: str) -> float:
     UTC, as OKX documents all timestamps in UTC. Raises ``ValueError`` for anything else
     (including bare epoch numbers, which OKX's REST API does not document).
     """
-    if len(value) > 32 or not _ISO_8601.fullmatch(value):
+    if not 19 <= len(value) <= 32 or value[10] != "T" or not _ISO_8601.fullmatch(value):
         raise ValueError("not an ISO-8601 timestamp")
     moment = datetime.fromisoformat(value)
     if moment.tzinfo is None:

@@ -19,10 +19,13 @@ class Environment(enum.StrEnum):
     LIVE = "live"
     DEMO = "demo"
 
-    @classmethod
-    def from_header(cls, value: str | None) -> Environment:
+    @staticmethod
+    def from_header(value: str | None) -> Environment:
         """``x-simulated-trading: 1`` selects demo; absent, ``0`` or anything else is live."""
-        return cls.DEMO if value is not None and value.strip() == "1" else cls.LIVE
+        return _DEMO if value is not None and value.strip() == "1" else _LIVE
+
+
+_DEMO, _LIVE = Environment.DEMO, Environment.LIVE
 
 
 class KeyStatus(enum.StrEnum):

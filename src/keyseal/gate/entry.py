@@ -29,7 +29,11 @@ class KeyEntry:
     sub_account_access: bool
     #: keyed digests of a passphrase argon2 accepted / refused, so each is hashed once
     passphrase_ok: bytes | None = None
+    permission_bits: int = 0  # int(permission), set at creation: IntFlag tests are slow
     passphrase_bad: set[bytes] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.permission_bits = int(self.permission)
 
     @property
     def is_sub(self) -> bool:

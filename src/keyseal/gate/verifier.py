@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from keyseal import errors
@@ -50,9 +50,13 @@ class Guard:
     permission: Permission
     rate: Rate | None
     rate_group: str
+    permission_bits: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "permission_bits", int(self.permission))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Principal:
     """Who is calling: the verified key and the environment it acts in."""
 
@@ -86,25 +90,30 @@ class Gate:
         passphrase = headers.get("ok-access-passphrase", "")
         _require_headers(api_key, signature, timestamp, passphrase)
         sent_at = _parse_timestamp(timestamp)
-        entry = await self._entry(api_key)
+        entry = self._cache.get(api_key)  # the warm path stays synchronous
+        if not isinstance(entry, KeyEntry):
+            entry = await self._entry(api_key)
         environment = Environment.from_header(headers.get("x-simulated-trading"))
         if entry.environment is not environment:
             raise errors.WRONG_ENVIRONMENT(detail=f"key {api_key} is {entry.environment}")
         if entry.frozen:
             raise errors.API_FROZEN(detail=f"key {api_key} is disabled or its account restricted")
-        if abs(self._clock() - sent_at) > self._window_s:
+        now = self._clock()
+        if abs(now - sent_at) > self._window_s:
             raise errors.TIMESTAMP_EXPIRED(detail=f"timestamp {timestamp!r} outside the window")
-        await self._verify_passphrase(entry, passphrase)
+        ok = entry.passphrase_ok
+        if ok is None or not self._fast.same(ok, self._fast.digest(passphrase)):
+            await self._verify_passphrase(entry, passphrase)
         _verify_signature(entry, request, timestamp, signature)
-        if not entry.allowlist.permits(request.client_ip):
+        if entry.allowlist and not entry.allowlist.permits(request.client_ip):
             raise errors.IP_NOT_ALLOWED(request.client_ip, detail=f"key {api_key}")
-        if guard.permission not in entry.permission:
+        if guard.permission_bits & entry.permission_bits != guard.permission_bits:
             raise errors.NO_PERMISSION(
                 detail=f"key {api_key} lacks {guard.permission!r} for {guard.rate_group}")
         if guard.rate is not None and not self._limiter.allow(
                 (entry.account_id, guard.rate_group), guard.rate):
             raise errors.RATE_LIMITED(detail=f"account {entry.uid}: {guard.rate_group} {guard.rate}")
-        self._usage.record(api_key, int(self._clock() * 1000), request.client_ip)
+        self._usage.record(api_key, int(now * 1000), request.client_ip)
         return Principal(entry, environment, request.client_ip)
 
     async def login(self, api_key: str, passphrase: str, timestamp_s: float, signature: str,
