@@ -127,7 +127,7 @@ class KeysealApp:
         route = methods.get(scope["method"])
         if route is None:
             raise errors.INVALID_METHOD()
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = _wanted_headers(scope["headers"])
         body = await self._read_body(receive, headers)
         client_ip = self.client_ip(scope, headers)
         query_string: bytes = scope.get("query_string", b"")
@@ -179,6 +179,24 @@ class KeysealApp:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         await serve_private(self.state, scope, receive, send, self.client_ip(scope, headers))
+
+
+_WANTED = frozenset({b"ok-access-key", b"ok-access-sign", b"ok-access-timestamp",
+                     b"ok-access-passphrase", b"x-simulated-trading", b"content-length",
+                     b"x-forwarded-for"})
+
+
+def _wanted_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Only the headers Keyseal reads, decoded; names lower-cased (servers usually already
+    send them so)."""
+    found = {}
+    for name, value in raw:
+        if name not in _WANTED:
+            name = name.lower()
+            if name not in _WANTED:
+                continue
+        found[name.decode("latin-1")] = value.decode("latin-1")
+    return found
 
 
 def create_app(rt: Runtime) -> KeysealApp:

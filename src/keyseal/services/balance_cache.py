@@ -5,6 +5,8 @@ node) reach every process through the change log."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 
 from keyseal.services import ledger
 from keyseal.services.ledger import Owner
@@ -12,20 +14,37 @@ from keyseal.services.runtime import Runtime
 from keyseal.store.ledger import Balance
 
 
+class Holdings:
+    """One account's balances in one environment, as of one read; immutable once made, so
+    anything derived from it (a rendered response) can be kept alongside until it is evicted."""
+
+    __slots__ = ("balances", "_derived")
+
+    def __init__(self, balances: dict[str, Balance]) -> None:
+        self.balances = balances
+        self._derived: dict[str, Any] = {}
+
+    def derived(self, name: str, make: Callable[[dict[str, Balance]], Any]) -> Any:
+        found = self._derived.get(name)
+        if found is None:
+            found = self._derived[name] = make(self.balances)
+        return found
+
+
 class BalanceCache:
     def __init__(self, rt: Runtime, capacity: int = 100_000) -> None:
         self._rt = rt
         self._capacity = capacity
-        self._entries: dict[tuple[int, str], dict[str, Balance]] = {}
+        self._entries: dict[tuple[int, str], Holdings] = {}
         self._generation: dict[int, int] = {}
 
-    async def get(self, owner: Owner) -> dict[str, Balance]:
+    async def get(self, owner: Owner) -> Holdings:
         key = (owner.account_id, owner.environment.value)
         found = self._entries.get(key)
         if found is not None:
             return found
         generation = self._generation.get(owner.account_id, 0)
-        loaded = await asyncio.to_thread(ledger.balances, self._rt, owner)
+        loaded = Holdings(await asyncio.to_thread(ledger.balances, self._rt, owner))
         # an eviction that raced the load wins: keep the result only if none happened
         if self._generation.get(owner.account_id, 0) == generation:
             if len(self._entries) >= self._capacity:

@@ -5,12 +5,16 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from keyseal.clock import millis
+from keyseal.domain.market import Market
 from keyseal.domain.money import fmt
 from keyseal.domain.permissions import Permission
 from keyseal.gate.ratelimit import Rate
 from keyseal.http.okx.common import ccy_filter, owner
 from keyseal.http.routes import Call, RouteTable
+from keyseal.services.balance_cache import Holdings
 from keyseal.store.ledger import Balance
 
 table = RouteTable()
@@ -23,39 +27,49 @@ async def balance(call: Call) -> list[Any]:
     return [trading_balance(call, held, ccy_filter(call))]
 
 
-def trading_balance(call: Call, held: dict[str, Balance], wanted: set[str] | None
-                    ) -> dict[str, Any]:
-    """OKX's ``account/balance`` object (currencies with neither cash nor frozen are left out)."""
-    market = call.state.rt.settings.market
-    details = []
-    total_usd = Decimal(0)
-    for ccy in sorted(held):
-        row = held[ccy]
-        if (wanted is not None and ccy not in wanted) or (row.cash == 0 and row.frozen == 0):
-            continue
-        usd = market.usd_value(ccy, row.cash) or Decimal(0)
-        total_usd += usd
-        available = fmt(row.available)
-        details.append({
-            "accAvgPx": "", "availBal": available, "availEq": available, "borrowFroz": "",
-            "cashBal": fmt(row.cash), "ccy": ccy, "clSpotInUseAmt": "", "colBorrAutoConversion": "",
-            "collateralEnabled": False, "crossLiab": "", "disEq": fmt(usd), "eq": fmt(row.cash),
-            "eqUsd": fmt(usd), "fixedBal": "0", "frozenBal": fmt(row.frozen), "imr": "",
-            "interest": "", "isoEq": "", "isoLiab": "", "isoUpl": "", "liab": "", "maxLoan": "",
-            "mgnRatio": "", "mmr": "", "notionalLever": "", "openAvgPx": "",
-            "ordFrozen": fmt(row.frozen), "rewardBal": "0", "smtSyncEq": "0",
-            "spotBal": fmt(row.cash), "spotCopyTradingEq": "0", "spotInUseAmt": "",
-            "spotIsoBal": "0", "spotUpl": "", "spotUplRatio": "", "stgyEq": "0", "totalPnl": "",
-            "totalPnlRatio": "", "twap": "0", "uTime": str(row.updated_ms), "upl": "",
-            "uplLiab": "",
-        })
+def trading_balance(call: Call, held: Holdings, wanted: set[str] | None) -> dict[str, Any]:
+    """OKX's ``account/balance`` object (currencies with neither cash nor frozen are left out).
+    The rows are rendered once per balance snapshot, not once per request."""
+    rows, usd, encoded, total = held.derived(
+        "okx_trading", lambda b: _render(b, call.state.rt.settings.market))
+    details: Any = encoded  # the unfiltered rows, serialised once per snapshot
+    if wanted is not None:
+        details = [r for r in rows if r["ccy"] in wanted]
+        total = fmt(sum((v for c, v in usd.items() if c in wanted), Decimal(0)))
     return {
         "adjEq": "", "availEq": "", "borrowFroz": "", "details": details, "imr": "",
         "isoEq": "0", "mgnRatio": "", "mmr": "", "notionalUsd": "", "notionalUsdForBorrow": "",
         "notionalUsdForFutures": "", "notionalUsdForOption": "", "notionalUsdForSwap": "",
-        "ordFroz": "", "totalEq": fmt(total_usd), "uTime": str(millis(call.state.rt.clock)),
-        "upl": "",
+        "ordFroz": "", "totalEq": total,
+        "uTime": str(millis(call.state.rt.clock)), "upl": "",
     }
+
+
+def _render(held: dict[str, Balance], market: Market
+            ) -> tuple[list[dict[str, Any]], dict[str, Decimal], orjson.Fragment, str]:
+    rows, usd_by_ccy = [], {}
+    for ccy in sorted(held):
+        row = held[ccy]
+        if row.cash == 0 and row.frozen == 0:
+            continue
+        usd = market.usd_value(ccy, row.cash) or Decimal(0)
+        usd_by_ccy[ccy] = usd
+        available, cash, frozen = fmt(row.available), fmt(row.cash), fmt(row.frozen)
+        rows.append({
+            "accAvgPx": "", "availBal": available, "availEq": available, "borrowFroz": "",
+            "cashBal": cash, "ccy": ccy, "clSpotInUseAmt": "", "colBorrAutoConversion": "",
+            "collateralEnabled": False, "crossLiab": "", "disEq": fmt(usd), "eq": cash,
+            "eqUsd": fmt(usd), "fixedBal": "0", "frozenBal": frozen, "imr": "",
+            "interest": "", "isoEq": "", "isoLiab": "", "isoUpl": "", "liab": "", "maxLoan": "",
+            "mgnRatio": "", "mmr": "", "notionalLever": "", "openAvgPx": "",
+            "ordFrozen": frozen, "rewardBal": "0", "smtSyncEq": "0",
+            "spotBal": cash, "spotCopyTradingEq": "0", "spotInUseAmt": "",
+            "spotIsoBal": "0", "spotUpl": "", "spotUplRatio": "", "stgyEq": "0", "totalPnl": "",
+            "totalPnlRatio": "", "twap": "0", "uTime": str(row.updated_ms), "upl": "",
+            "uplLiab": "",
+        })
+    total = fmt(sum(usd_by_ccy.values(), Decimal(0)))
+    return rows, usd_by_ccy, orjson.Fragment(orjson.dumps(rows)), total
 
 
 @table.private("GET", "/api/v5/account/config", Permission.READ, Rate(5, 2))

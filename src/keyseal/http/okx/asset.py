@@ -30,7 +30,7 @@ async def balances(call: Call) -> list[Any]:
     held = await call.state.balances.get(owner(call))
     return [{"availBal": fmt(b.available), "bal": fmt(b.cash), "ccy": ccy,
              "frozenBal": fmt(b.frozen)}
-            for ccy, b in sorted(held.items())
+            for ccy, b in sorted(held.balances.items())
             if b.cash > 0 and (wanted is None or ccy in wanted)]
 
 
