@@ -234,6 +234,8 @@ def test_regenerate_copies_settings_under_a_derived_label(rt: Runtime) -> None:
 def test_regenerated_labels_stay_within_fifty_characters() -> None:
     assert key_service.regenerated_label("a" * 50, set()) == "a" * 48 + "v2"
     assert key_service.regenerated_label("bot1v2", {"bot1v2", "bot1v3"}) == "bot1v4"
+    assert key_service.regenerated_label("nav1", set()) == "nav1v2"  # v1 is the user's, not ours
+    assert key_service.regenerated_label("bot1v10", set()) == "bot1v2"
 
 
 # -- inactivity expiry ---------------------------------------------------------------------

@@ -143,3 +143,23 @@ def test_order_refusals(overrides: dict[str, object], code: str) -> None:
     with pytest.raises(errors.OkxError) as refused:
         parse_order(_order(**overrides), default_market())
     assert refused.value.code == code
+
+
+def test_duplicate_ips_count_once_against_the_limit() -> None:
+    twenty = [f"10.0.0.{i}" for i in range(20)]
+    assert len(IpAllowlist.parse(",".join([*twenty, twenty[0]])).entries) == 20
+
+
+@pytest.mark.parametrize("value", [["1.2.3.4"], 5, {"ip": "1.2.3.4"}, True])
+def test_allowlists_must_be_strings(value: object) -> None:
+    with pytest.raises(errors.OkxError) as refused:
+        IpAllowlist.parse(value)
+    assert refused.value.code == "59503"
+
+
+@pytest.mark.parametrize(("check", "code"), [(check_label, "59502"), (check_passphrase, "59505")])
+def test_labels_and_passphrases_must_be_strings(check, code: str) -> None:  # type: ignore[no-untyped-def]
+    for value in (["a"], 12345678, None, {"x": 1}):
+        with pytest.raises(errors.OkxError) as refused:
+            check(value)
+        assert refused.value.code == code

@@ -20,17 +20,20 @@ class IpAllowlist:
     networks: tuple[Network, ...] = ()
 
     @classmethod
-    def parse(cls, text: str | None, max_entries: int = MAX_ENTRIES) -> IpAllowlist:
-        """``"1.2.3.4, 10.0.0.0/8 2001:db8::1"`` → allow-list; separators: commas or spaces.
-
-        Too many entries → 59503; an entry that is not an address or network → 51000.
-        """
-        raw = [part for part in (text or "").replace(",", " ").split() if part]
+    def parse(cls, text: object, max_entries: int = MAX_ENTRIES) -> IpAllowlist:
+        """``"1.2.3.4, 10.0.0.0/8 2001:db8::1"`` → allow-list; separators: commas or spaces;
+        duplicates count once. Too many entries, or one that is not an address or network
+        (or anything but a string) → 59503."""
+        if text is None:
+            text = ""
+        if not isinstance(text, str):
+            raise errors.IP_FORMAT("a comma-separated string is expected")
+        raw = list(dict.fromkeys(part for part in text.replace(",", " ").split() if part))
         if len(raw) > max_entries:
             raise errors.TOO_MANY_IPS(max_entries)
         entries: list[str] = []
         networks: list[Network] = []
-        for part in dict.fromkeys(raw):
+        for part in raw:
             try:
                 network = ipaddress.ip_network(part, strict=False)
             except ValueError:

@@ -60,17 +60,18 @@ _LABEL = re.compile(rf"[A-Za-z0-9]{{1,{MAX_LABEL_LENGTH}}}")
 _SPECIAL = re.compile(r"[^A-Za-z0-9]")
 
 
-def check_label(label: str) -> str:
+def check_label(label: object) -> str:
     """Up to 50 letters or digits (OKX's key note rule)."""
-    if not _LABEL.fullmatch(label or ""):
-        raise errors.LABEL_FORMAT(detail=f"got {label[:60]!r}")
+    if not isinstance(label, str) or not _LABEL.fullmatch(label):
+        raise errors.LABEL_FORMAT(detail=f"got {str(label)[:60]!r}")
     return label
 
 
-def check_passphrase(passphrase: str) -> str:
+def check_passphrase(passphrase: object) -> str:
     """8–32 characters with a digit, an upper-case, a lower-case and a special character."""
     ok = (
-        8 <= len(passphrase) <= 32
+        isinstance(passphrase, str)
+        and 8 <= len(passphrase) <= 32
         and passphrase.isascii() and passphrase.isprintable()
         and any(c.isdigit() for c in passphrase)
         and any(c.isupper() for c in passphrase)
@@ -82,6 +83,7 @@ def check_passphrase(passphrase: str) -> str:
         raise errors.PASSPHRASE_FORMAT(
             detail="8-32 characters with a digit, an upper-case letter, a lower-case letter "
                    "and a special character")
+    assert isinstance(passphrase, str)
     return passphrase
 
 

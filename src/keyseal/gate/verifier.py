@@ -50,6 +50,10 @@ class Guard:
     permission: Permission
     rate: Rate | None
     rate_group: str
+    #: only a master account's key with sub-account access (else 59500 / 70010)
+    manages_subs: bool = False
+    #: and only when that key is bound to IPs (else 50035)
+    needs_ip_binding: bool = False
     permission_bits: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -110,6 +114,8 @@ class Gate:
         if guard.permission_bits & entry.permission_bits != guard.permission_bits:
             raise errors.NO_PERMISSION(
                 detail=f"key {api_key} lacks {guard.permission!r} for {guard.rate_group}")
+        if guard.manages_subs:
+            _check_sub_management(entry, guard)
         if guard.rate is not None and not self._limiter.allow(
                 (entry.account_id, guard.rate_group), guard.rate):
             raise errors.RATE_LIMITED(detail=f"account {entry.uid}: {guard.rate_group} {guard.rate}")
@@ -187,6 +193,15 @@ async def _single_flight(pending: dict[K, asyncio.Future[V]], key: K,
         return result
     finally:
         del pending[key]
+
+
+def _check_sub_management(entry: KeyEntry, guard: Guard) -> None:
+    if entry.is_sub:
+        raise errors.ONLY_MAIN_ACCOUNT(detail=f"key {entry.api_key} is a sub-account's")
+    if not entry.sub_account_access:
+        raise errors.NO_SUB_ACCOUNT_ACCESS(detail=f"key {entry.api_key}")
+    if guard.needs_ip_binding and not entry.allowlist:
+        raise errors.IP_BINDING_REQUIRED(detail=f"key {entry.api_key} has no IP allow-list")
 
 
 def _require_headers(api_key: str, signature: str, timestamp: str, passphrase: str) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from keyseal.domain.expiry import DAY_MS
+from keyseal.domain.expiry import DAY_MS, ExpiryPolicy
 from keyseal.http.state import ServerState
 from keyseal.services import keys as key_service
-from keyseal.store import changes
+from keyseal.services.runtime import EXPIRY_POLICY
+from keyseal.store import changes, meta
 from keyseal.store import keys as key_rows
 
 log = logging.getLogger("keyseal.server")
@@ -23,11 +24,17 @@ class ChangeFollower:
         with state.rt.db.read() as conn:
             self.last_id = changes.latest_id(conn)
 
-    def poll(self) -> list[changes.Change]:
+    def poll(self) -> tuple[list[changes.Change], str | None]:
+        """New changes, and the stored expiry policy when one of them changed it."""
         with self.state.rt.db.read() as conn:
-            return changes.since(conn, self.last_id)
+            found = changes.since(conn, self.last_id)
+            policy = (meta.get(conn, EXPIRY_POLICY)
+                      if any(c.kind == "policy" for c in found) else None)
+        return found, policy
 
-    def apply(self, found: list[changes.Change]) -> None:
+    def apply(self, found: list[changes.Change], policy: str | None = None) -> None:
+        if policy is not None:
+            self.state.rt.settings.expiry = ExpiryPolicy.from_text(policy)
         for change in found:
             if change.api_key:
                 self.state.key_cache.evict(change.api_key)
@@ -41,7 +48,7 @@ class ChangeFollower:
     async def run(self, interval_s: float) -> None:
         while True:
             try:
-                self.apply(await asyncio.to_thread(self.poll))
+                self.apply(*await asyncio.to_thread(self.poll))
             except Exception:  # a stopped database must not kill the loop
                 log.exception("could not read the change log; retrying")
             await asyncio.sleep(interval_s)

@@ -79,10 +79,11 @@ class RouteTable:
     def __init__(self) -> None:
         self.routes: list[Route] = []
 
-    def private(self, method: str, path: str, permission: Permission, rate: Rate
+    def private(self, method: str, path: str, permission: Permission, rate: Rate, *,
+                manages_subs: bool = False, needs_ip_binding: bool = False
                 ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
-            guard = Guard(permission, rate, f"{method} {path}")
+            guard = Guard(permission, rate, f"{method} {path}", manages_subs, needs_ip_binding)
             self.routes.append(Route(method, path, handler, guard, None,
                                      (handler.__doc__ or "").strip().splitlines()[0]))
             return handler

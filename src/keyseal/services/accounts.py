@@ -217,6 +217,9 @@ def confirm_2fa(rt: Runtime, email: str, code: str, *, actor: Actor = OPERATOR) 
     with rt.db.write() as conn:
         state = account_rows.totp_state(conn, account.id, for_update=True)
         if state.pending_sealed is None:
+            if state.sealed is not None:
+                raise errors.TWO_FA_INVALID(detail="two-factor authentication is already on; "
+                                            "each code works once")
             raise errors.TWO_FA_NOT_ENROLLED(detail="run `keyseal account enroll-2fa` first")
         secret = rt.keyring.open(state.pending_sealed, _totp_context(account)).decode()
         step = totp_step(secret, code, rt.clock(), None)

@@ -82,7 +82,7 @@ def create_key(rt: Runtime, email: str, *, label: str, passphrase: str, perm: st
 
 
 def create_key_for(rt: Runtime, owner: Account, *, label: str, passphrase: str, perm: str,
-                   ip: str | None = None, demo: bool = False, sub_account_access: bool = False,
+                   ip: object = None, demo: bool = False, sub_account_access: bool = False,
                    actor: Actor = OPERATOR, totp_code: str | None = None) -> CreatedKey:
     master = _master_of(rt, owner)
     if master.kyc_level < rt.settings.min_kyc_for_keys:
@@ -148,7 +148,7 @@ def get_key(rt: Runtime, api_key: str) -> ApiKey:
     return key
 
 
-def edit_key(rt: Runtime, api_key: str, *, label: str | None = None, ip: str | None = None,
+def edit_key(rt: Runtime, api_key: str, *, label: object = None, ip: object = None,
              perm: str | None = None, passphrase: str | None = None,
              actor: Actor = OPERATOR, totp_code: str | None = None) -> ApiKey:
     """Change the label and/or the IP allow-list (``""`` unbinds every IP). Permissions and
@@ -214,7 +214,7 @@ def used_recently(rt: Runtime, key: ApiKey, hours: float = 24) -> bool:
 
 def regenerated_label(label: str, taken: set[str]) -> str:
     """``bot1`` → ``bot1v2`` → ``bot1v3``…, within 50 characters and unused in the account."""
-    base = re.sub(r"v\d+$", "", label) or label
+    base = re.sub(r"v([2-9]|[1-9]\d+)$", "", label) or label  # our suffixes start at v2
     for n in range(2, 10_000):
         suffix = f"v{n}"
         candidate = base[:MAX_LABEL_LENGTH - len(suffix)] + suffix
@@ -272,6 +272,7 @@ def set_expiry_policy(rt: Runtime, policy: ExpiryPolicy, *, actor: Actor = OPERA
     it (one statement); returns how many keys were looked at."""
     with rt.db.write() as conn:
         meta.put(conn, EXPIRY_POLICY, policy.to_text())
+        changes.record(conn, "policy", rt.now_ms())  # running servers reload it
         count = key_rows.recompute_expiry(conn, policy.idle_days * DAY_MS,
                                           policy.scope is ExpiryScope.TRADE_OR_WITHDRAW)
         audit.record(conn, rt, actor, "expiry_policy_set", idle_days=policy.idle_days,

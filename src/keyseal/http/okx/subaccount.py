@@ -2,7 +2,8 @@
 
 Only a master account's key created with sub-account access may call them (a sub-account
 key: 59500; a master key without the access: 70010), and the key-changing ones need that key
-to be bound to an IP (50035), as OKX requires.
+to be bound to an IP (50035), as OKX requires. The route table declares this and the gate
+checks it, before the rate limit, as okx-v5-spec.md §1.9 orders the checks.
 """
 
 from __future__ import annotations
@@ -27,15 +28,10 @@ from keyseal.services.audit import Actor
 table = RouteTable()
 
 
-async def _master(call: Call, *, needs_ip_binding: bool = False) -> Account:
-    key = call.caller.key
-    if key.is_sub:
-        raise errors.ONLY_MAIN_ACCOUNT()
-    if not key.sub_account_access:
-        raise errors.NO_SUB_ACCOUNT_ACCESS()
-    if needs_ip_binding and not key.allowlist:
-        raise errors.IP_BINDING_REQUIRED()
-    return await asyncio.to_thread(account_service.account_by_id, call.state.rt, key.account_id)
+async def _master(call: Call) -> Account:
+    """The calling master account (the gate has checked the key may manage sub-accounts)."""
+    return await asyncio.to_thread(account_service.account_by_id, call.state.rt,
+                                   call.caller.key.account_id)
 
 
 async def _sub(call: Call, master: Account, name: Any) -> Account:
@@ -53,7 +49,7 @@ def _key_view(sub: Account, key: Any) -> dict[str, str]:
             "perm": key.permission.wire(), "ip": key.allowlist.wire(), "ts": str(key.created_ms)}
 
 
-@table.private("GET", "/api/v5/users/subaccount/list", Permission.READ, Rate(2, 2))
+@table.private("GET", "/api/v5/users/subaccount/list", Permission.READ, Rate(2, 2), manages_subs=True)
 async def list_subaccounts(call: Call) -> list[Any]:
     """The master account's sub-accounts."""
     master = await _master(call)
@@ -66,7 +62,7 @@ async def list_subaccounts(call: Call) -> list[Any]:
             for s in subs if not wanted or s.sub_name == wanted]
 
 
-@table.private("GET", "/api/v5/account/subaccount/balances", Permission.READ, Rate(6, 2))
+@table.private("GET", "/api/v5/account/subaccount/balances", Permission.READ, Rate(6, 2), manages_subs=True)
 async def subaccount_balances(call: Call) -> list[Any]:
     """A sub-account's trading balance, seen by its master."""
     sub = await _sub(call, await _master(call), call.query.get("subAcct"))
@@ -74,7 +70,7 @@ async def subaccount_balances(call: Call) -> list[Any]:
     return [trading_balance(call, held, None)]
 
 
-@table.private("POST", "/api/v5/asset/subaccount/transfer", Permission.TRADE, Rate(1, 1))
+@table.private("POST", "/api/v5/asset/subaccount/transfer", Permission.TRADE, Rate(1, 1), manages_subs=True)
 async def subaccount_transfer(call: Call) -> list[Any]:
     """Move funds from one sub-account to another of the same master."""
     body = call.json_object()
@@ -98,11 +94,12 @@ async def subaccount_transfer(call: Call) -> list[Any]:
     return [{"transId": trans_id}]
 
 
-@table.private("POST", "/api/v5/users/subaccount/apikey", Permission.TRADE, Rate(1, 1))
+@table.private("POST", "/api/v5/users/subaccount/apikey", Permission.TRADE, Rate(1, 1),
+               manages_subs=True, needs_ip_binding=True)
 async def create_subaccount_key(call: Call) -> list[Any]:
     """Create an API key for a sub-account; the only response that carries the secret."""
     body = call.json_object()
-    master = await _master(call, needs_ip_binding=True)
+    master = await _master(call)
     sub = await _sub(call, master, given(body, "subAcct"))
     for field in ("label", "passphrase"):
         if given(body, field) is None:
@@ -115,7 +112,7 @@ async def create_subaccount_key(call: Call) -> list[Any]:
     return [{"subAcct": sub.sub_name, **created.to_okx()}]
 
 
-@table.private("GET", "/api/v5/users/subaccount/apikey", Permission.READ, Rate(20, 2))
+@table.private("GET", "/api/v5/users/subaccount/apikey", Permission.READ, Rate(20, 2), manages_subs=True)
 async def query_subaccount_keys(call: Call) -> list[Any]:
     """A sub-account's keys, without secrets or passphrases."""
     sub = await _sub(call, await _master(call), call.query.get("subAcct"))
@@ -128,7 +125,7 @@ async def query_subaccount_keys(call: Call) -> list[Any]:
 
 
 async def _sub_key(call: Call, body: dict[str, Any]) -> tuple[Account, Any]:
-    master = await _master(call, needs_ip_binding=True)
+    master = await _master(call)
     sub = await _sub(call, master, given(body, "subAcct"))
     api_key = given(body, "apiKey")
     if api_key is None:
@@ -140,7 +137,8 @@ async def _sub_key(call: Call, body: dict[str, Any]) -> tuple[Account, Any]:
     return sub, key
 
 
-@table.private("POST", "/api/v5/users/subaccount/modify-apikey", Permission.TRADE, Rate(1, 1))
+@table.private("POST", "/api/v5/users/subaccount/modify-apikey", Permission.TRADE, Rate(1, 1),
+               manages_subs=True, needs_ip_binding=True)
 async def modify_subaccount_key(call: Call) -> list[Any]:
     """Change label and/or IP list. ``ip: ""`` unbinds every IP; an absent ``ip`` keeps it.
     A ``perm`` other than the key's own is refused: permissions are immutable."""
@@ -151,13 +149,13 @@ async def modify_subaccount_key(call: Call) -> list[Any]:
         raise errors.IMMUTABLE_FIELD("permissions")
     edited = await asyncio.to_thread(
         key_service.edit_key, call.state.rt, key.api_key,
-        label=given(body, "label"), ip=str(body["ip"]) if "ip" in body and body["ip"] is not None
-        else None, actor=_actor(call))
+        label=given(body, "label"), ip=body.get("ip"), actor=_actor(call))
     call.state.key_cache.evict(key.api_key)
     return [_key_view(sub, edited)]
 
 
-@table.private("POST", "/api/v5/users/subaccount/delete-apikey", Permission.TRADE, Rate(1, 1))
+@table.private("POST", "/api/v5/users/subaccount/delete-apikey", Permission.TRADE, Rate(1, 1),
+               manages_subs=True, needs_ip_binding=True)
 async def delete_subaccount_key(call: Call) -> list[Any]:
     """Delete a sub-account's key."""
     body = call.json_object()
