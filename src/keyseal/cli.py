@@ -153,7 +153,8 @@ def serve(
     config = uvicorn.Config(create_app(rt), host=host, port=port, log_level=log_level,
                             access_log=False, lifespan="on", http="httptools", loop="uvloop",
                             ws="websockets-sansio", ssl_certfile=tls_cert, ssl_keyfile=tls_key,
-                            server_header=False, date_header=False)
+                            server_header=False, date_header=False,
+                            proxy_headers=False)  # X-Forwarded-For: see --trusted-proxy
     try:
         uvicorn.Server(config).run()
     finally:

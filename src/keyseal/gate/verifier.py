@@ -5,6 +5,8 @@ passphrase) run off the event loop."""
 from __future__ import annotations
 
 import asyncio
+import hmac
+from base64 import b64encode
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -18,14 +20,7 @@ from keyseal.gate.cache import KeyCache
 from keyseal.gate.entry import KeyEntry
 from keyseal.gate.ratelimit import Rate, RateLimiter
 from keyseal.gate.usage import UsageRecorder
-from keyseal.signing import (
-    decoded_target,
-    parse_timestamp,
-    prehash,
-    sign,
-    sign_ws_login,
-    signatures_match,
-)
+from keyseal.signing import decoded_target, parse_timestamp, sign_ws_login, signatures_match
 
 KeyLoader = Callable[[str], Awaitable[KeyEntry | None]]
 PassphraseCheck = Callable[[str, str], Awaitable[bool]]
@@ -225,13 +220,17 @@ def _parse_timestamp(timestamp: str) -> float:
 def _verify_signature(entry: KeyEntry, request: SignedRequest, timestamp: str,
                       signature: str) -> None:
     """The raw target first; then once more percent-decoded (python-okx signs values that
-    httpx encodes afterwards). Both need the secret."""
-    expected = sign(entry.secret, prehash(timestamp, request.method, request.target, request.body))
-    if signatures_match(signature, expected):
+    httpx encodes afterwards). Both need the secret. Bytes throughout: this runs on every
+    request, and the same computation as ``signing.sign_request`` without its conversions."""
+    given = signature.encode("latin-1")
+    head = timestamp.encode("latin-1") + request.method.encode("ascii")
+    expected = b64encode(hmac.digest(entry.secret, head + request.target + request.body,
+                                     "sha256"))
+    if hmac.compare_digest(given, expected):
         return
     decoded = decoded_target(request.target)
     if decoded != request.target:
-        expected = sign(entry.secret, prehash(timestamp, request.method, decoded, request.body))
-        if signatures_match(signature, expected):
+        expected = b64encode(hmac.digest(entry.secret, head + decoded + request.body, "sha256"))
+        if hmac.compare_digest(given, expected):
             return
     raise errors.INVALID_SIGN(detail=f"key {entry.api_key}: signature mismatch")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import ipaddress
 import logging
 from typing import Any
@@ -43,6 +44,9 @@ class KeysealApp:
 
     # -- lifespan ------------------------------------------------------------------------
     async def start(self) -> None:
+        # everything imported and built so far lives as long as the process: keep it out of
+        # the collector's full passes, which otherwise walk it again and again under load
+        gc.freeze()
         follower = await asyncio.to_thread(ChangeFollower, self.state)
         settings = self.rt.settings
         self._tasks = [
