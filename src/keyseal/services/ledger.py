@@ -36,6 +36,18 @@ def _changed(conn: Connection, rt: Runtime, owner: Owner) -> None:
     changes.record(conn, "ledger", rt.now_ms(), account_id=owner.account_id)
 
 
+def _take(conn: Connection, owner: Owner, ccy: str, amount: Decimal, *, kind: str, ref: str,
+          ts_ms: int, refusal: errors.OkxError, freeze: bool = False) -> None:
+    """Take ``amount`` of the available balance — freeze it for an order, or spend it — under
+    the balance's row lock; refuse, changing nothing, when less is available."""
+    held = rows.locked_balance(conn, owner.account_id, owner.environment, ccy)
+    if held.available < amount:
+        raise refusal
+    rows.post(conn, account_id=owner.account_id, environment=owner.environment, ccy=ccy,
+              kind=kind, cash_delta=Decimal(0) if freeze else -amount,
+              frozen_delta=amount if freeze else Decimal(0), ref=ref, ts_ms=ts_ms)
+
+
 def credit(rt: Runtime, owner: Owner, ccy: str, amount: str | Decimal) -> Balance:
     """The operator adds funds (a deposit, in sandbox terms)."""
     ccy = ccy.strip().upper()
@@ -85,13 +97,9 @@ def _place(rt: Runtime, owner: Owner, request: OrderRequest) -> tuple[str, int]:
             if request.cl_ord_id and rows.live_cl_ord_id_taken(
                     conn, owner.account_id, owner.environment, request.cl_ord_id):
                 raise errors.DUPLICATE_CLORDID()
-            held = rows.locked_balance(conn, owner.account_id, owner.environment,
-                                       request.freeze_ccy)
-            if held.available < request.freeze_amount:
-                raise errors.INSUFFICIENT_BALANCE(request.freeze_ccy)
-            rows.post(conn, account_id=owner.account_id, environment=owner.environment,
-                      ccy=request.freeze_ccy, kind="order_freeze", cash_delta=Decimal(0),
-                      frozen_delta=request.freeze_amount, ref=ord_id, ts_ms=now)
+            _take(conn, owner, request.freeze_ccy, request.freeze_amount, kind="order_freeze",
+                  ref=ord_id, ts_ms=now, freeze=True,
+                  refusal=errors.INSUFFICIENT_BALANCE(request.freeze_ccy))
             rows.insert_order(
                 conn, ord_id=ord_id, account_id=owner.account_id,
                 environment=owner.environment, inst_id=request.instrument.inst_id,
@@ -209,12 +217,8 @@ def withdraw(rt: Runtime, owner: Owner, body: Any) -> dict[str, str]:
     wd_id = random_digits(10)
     now = rt.now_ms()
     with rt.db.write() as conn:
-        held = rows.locked_balance(conn, owner.account_id, owner.environment, ccy)
-        if held.available < total:
-            raise errors.WITHDRAW_INSUFFICIENT()
-        rows.post(conn, account_id=owner.account_id, environment=owner.environment, ccy=ccy,
-                  kind="withdrawal", cash_delta=-total, frozen_delta=Decimal(0), ref=wd_id,
-                  ts_ms=now)
+        _take(conn, owner, ccy, total, kind="withdrawal", ref=wd_id, ts_ms=now,
+              refusal=errors.WITHDRAW_INSUFFICIENT())
         rows.insert_withdrawal(conn, wd_id=wd_id, account_id=owner.account_id, ccy=ccy,
                                chain=chain.name, amount=fmt(amount), fee=fmt(fee),
                                to_addr=to_addr, dest=dest, client_id=client_id,
@@ -232,12 +236,11 @@ def transfer(rt: Runtime, source: Owner, target: Owner, ccy: str, amount: Decima
     trans_id = random_digits(9)
     now = rt.now_ms()
     with rt.db.write() as conn:
-        held = rows.locked_balance(conn, source.account_id, source.environment, ccy)
-        if held.available < amount:
-            raise errors.WITHDRAW_INSUFFICIENT()
-        for owner, delta in ((source, -amount), (target, amount)):
-            rows.post(conn, account_id=owner.account_id, environment=owner.environment, ccy=ccy,
-                      kind="transfer", cash_delta=delta, frozen_delta=Decimal(0), ref=trans_id,
-                      ts_ms=now)
-            _changed(conn, rt, owner)
+        _take(conn, source, ccy, amount, kind="transfer", ref=trans_id, ts_ms=now,
+              refusal=errors.WITHDRAW_INSUFFICIENT())
+        rows.post(conn, account_id=target.account_id, environment=target.environment, ccy=ccy,
+                  kind="transfer", cash_delta=amount, frozen_delta=Decimal(0), ref=trans_id,
+                  ts_ms=now)
+        _changed(conn, rt, source)
+        _changed(conn, rt, target)
     return trans_id
