@@ -155,12 +155,23 @@ async def test_rate_limit_is_50011_http_429_per_account(api: Api) -> None:
     assert envelope(await api.get(key, BALANCE, timestamp=format_timestamp(api.clock())))["code"] == "0"
 
 
-async def test_checks_run_in_order_passphrase_before_signature(api: Api) -> None:
+async def test_a_key_id_alone_buys_no_argon2_work_and_no_passphrase_guesses(
+        api: Api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import keyseal.http.state as state_module
+
+    checks: list[str] = []
+    real = state_module.verify_hash
+    monkeypatch.setattr(state_module, "verify_hash",
+                        lambda stored, pw: checks.append(pw) or real(stored, pw))
     key = api.key(ip="10.0.0.1")
-    response = await api.get(key, BALANCE, passphrase="Wrong-Pass1", secret="0" * 32)
-    assert envelope(response)["code"] == "50105"
-    response = await api.get(key, BALANCE, secret="0" * 32)
-    assert envelope(response)["code"] == "50113"
+    for guess in ("Guess-One1", "Guess-Two2", key["passphrase"]):
+        response = await api.get(key, BALANCE, passphrase=guess, secret="0" * 32)
+        assert envelope(response)["code"] == "50113"  # the same answer, right guess or not
+    assert checks == []
+    # with the secret, a wrong passphrase is 50105 and a right one reaches the next check
+    assert envelope(await api.get(key, BALANCE, passphrase="Wrong-Pass1"))["code"] == "50105"
+    assert envelope(await api.get(key, BALANCE))["code"] == "50110"
+    assert len(checks) == 2
 
 
 async def test_usage_is_recorded_in_memory_then_written_once(api: Api) -> None:

@@ -121,3 +121,70 @@ async def test_a_burst_on_a_cold_key_loads_it_and_checks_its_passphrase_once() -
     guard = Guard(Permission.READ, None, "GET /x")
     results = await asyncio.gather(*(gate.authenticate(request, guard) for _ in range(50)))
     assert len(results) == 50 and calls == {"load": 1, "argon2": 1}
+
+
+async def test_a_change_during_a_load_is_not_overwritten_by_the_stale_read() -> None:
+    import asyncio
+
+    from keyseal.gate.verifier import Gate, Guard, SignedRequest
+    from keyseal.signing import format_timestamp, sign_request
+
+    clock = ManualClock(1_795_300_000.0)
+    cache = KeyCache(clock)
+    api_key = "11111111-2222-4333-8444-555555555555"
+    release = asyncio.Event()
+    loads = 0
+
+    async def slow_load(key: str) -> KeyEntry | None:
+        nonlocal loads
+        loads += 1
+        await release.wait()
+        return _entry(key)  # read before the change below was made
+
+    async def check(stored: str, candidate: str) -> bool:
+        return True
+
+    gate = Gate(clock=clock, cache=cache, load_key=slow_load, check_passphrase=check,
+                limiter=RateLimiter(clock), usage=UsageRecorder())
+    ts = format_timestamp(clock())
+    headers = {"ok-access-key": api_key, "ok-access-timestamp": ts,
+               "ok-access-sign": sign_request(b"s", ts, "GET", "/x"),
+               "ok-access-passphrase": "p"}
+    request = SignedRequest("GET", b"/x", b"", headers, "127.0.0.1")
+    pending = asyncio.create_task(gate.authenticate(request, Guard(Permission.READ, None, "x")))
+    await asyncio.sleep(0)
+    cache.evict(api_key)  # the key is disabled while its load is in flight
+    release.set()
+    await pending
+    assert cache.get(api_key) is None  # the stale entry was not cached; the next request reloads
+    await gate.authenticate(request, Guard(Permission.READ, None, "x"))
+    assert loads == 2
+
+
+async def test_one_caller_giving_up_does_not_cancel_the_others() -> None:
+    import asyncio
+
+    from keyseal.gate.verifier import _single_flight
+
+    pending: dict[str, asyncio.Future[int]] = {}
+    release = asyncio.Event()
+
+    async def load() -> int:
+        await release.wait()
+        return 7
+
+    first = asyncio.create_task(_single_flight(pending, "k", load))
+    second = asyncio.create_task(_single_flight(pending, "k", load))
+    await asyncio.sleep(0)
+    first.cancel()
+    release.set()
+    assert await second == 7
+    assert pending == {}
+
+
+def test_unknown_ids_cannot_push_real_keys_out() -> None:
+    cache = KeyCache(ManualClock(0.0), capacity=2, unknown_capacity=3)
+    cache.put("real", _entry("real"))
+    for i in range(100):
+        cache.put(f"ghost{i}", None)
+    assert cache.get("real") and cache.get("ghost99") is False and cache.get("ghost0") is None

@@ -1,4 +1,4 @@
-"""A bounded per-process cache of key entries, with brief negative entries for unknown ids."""
+"""A bounded per-process cache of key entries, and a separate, smaller memory of unknown ids."""
 
 from __future__ import annotations
 
@@ -9,47 +9,67 @@ from keyseal.gate.entry import KeyEntry
 
 
 class KeyCache:
-    """LRU of ``api_key → KeyEntry``; unknown ids are remembered for ``unknown_ttl`` seconds so
-    a flood of random ids cannot reach the database. Memory is bounded by ``capacity``,
-    not by the number of keys in the store."""
+    """LRU of ``api_key → KeyEntry``. Unknown ids are remembered for ``unknown_ttl`` seconds in
+    a separate LRU, so a flood of random ids can neither reach the database nor push real keys
+    out. Memory is bounded by the capacities, not by the number of keys in the store."""
 
-    def __init__(self, clock: Clock, capacity: int = 100_000, unknown_ttl: float = 5.0) -> None:
-        self._entries: OrderedDict[str, KeyEntry | float] = OrderedDict()
+    def __init__(self, clock: Clock, capacity: int = 100_000, unknown_ttl: float = 5.0,
+                 unknown_capacity: int = 10_000) -> None:
+        self._entries: OrderedDict[str, KeyEntry] = OrderedDict()
+        self._unknown: OrderedDict[str, float] = OrderedDict()
         self._clock = clock
         self._capacity = capacity
         self._unknown_ttl = unknown_ttl
+        self._unknown_capacity = unknown_capacity
+        #: bumped by every eviction; a load that raced one must not write back what it read
+        self.evictions = 0
 
     def get(self, api_key: str) -> KeyEntry | None | bool:
         """The entry; ``False`` when known not to exist; ``None`` when not cached."""
         found = self._entries.get(api_key)
-        if found is None:
+        if found is not None:
+            self._entries.move_to_end(api_key)
+            return found
+        until = self._unknown.get(api_key)
+        if until is None:
             return None
-        if isinstance(found, float):
-            if found > self._clock():
-                return False
-            del self._entries[api_key]
-            return None
-        self._entries.move_to_end(api_key)
-        return found
+        if until > self._clock():
+            return False
+        del self._unknown[api_key]
+        return None
 
-    def put(self, api_key: str, entry: KeyEntry | None) -> None:
-        self._entries[api_key] = entry if entry is not None else self._clock() + self._unknown_ttl
+    def put(self, api_key: str, entry: KeyEntry | None, *, loaded_at: int | None = None) -> None:
+        """Cache a load; ``loaded_at`` (the ``evictions`` count when the load began) drops the
+        result if a change evicted anything meanwhile, so a stale read cannot outlive it."""
+        if loaded_at is not None and loaded_at != self.evictions:
+            return
+        if entry is None:
+            self._unknown[api_key] = self._clock() + self._unknown_ttl
+            self._unknown.move_to_end(api_key)
+            while len(self._unknown) > self._unknown_capacity:
+                self._unknown.popitem(last=False)
+            return
+        self._entries[api_key] = entry
         self._entries.move_to_end(api_key)
         while len(self._entries) > self._capacity:
             self._entries.popitem(last=False)
 
     def evict(self, api_key: str) -> None:
+        self.evictions += 1
         self._entries.pop(api_key, None)
+        self._unknown.pop(api_key, None)
 
     def evict_account(self, account_id: int) -> None:
-        """Drop every key of an account (a restriction, a master's change); rare, so a scan."""
-        doomed = [k for k, e in self._entries.items()
-                  if isinstance(e, KeyEntry) and account_id in (e.account_id, e.master_id)]
+        """Drop every key of an account and of its sub-accounts (a restriction); rare, so a scan."""
+        self.evictions += 1
+        doomed = [k for k, e in self._entries.items() if account_id in (e.account_id, e.master_id)]
         for api_key in doomed:
             del self._entries[api_key]
 
     def clear(self) -> None:
+        self.evictions += 1
         self._entries.clear()
+        self._unknown.clear()
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._entries) + len(self._unknown)

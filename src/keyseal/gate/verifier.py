@@ -102,8 +102,12 @@ class Gate:
             raise errors.TIMESTAMP_EXPIRED(detail=f"timestamp {timestamp!r} outside the window")
         ok = entry.passphrase_ok
         if ok is None or not self._fast.same(ok, self._fast.digest(passphrase)):
+            # a passphrase not yet accepted costs an argon2 check: spend it only on a caller
+            # who holds the secret, so a key id alone buys no hashing and no guesses
+            _verify_signature(entry, request, timestamp, signature)
             await self._verify_passphrase(entry, passphrase)
-        _verify_signature(entry, request, timestamp, signature)
+        else:
+            _verify_signature(entry, request, timestamp, signature)
         if entry.allowlist and not entry.allowlist.permits(request.client_ip):
             raise errors.IP_NOT_ALLOWED(request.client_ip, detail=f"key {api_key}")
         if guard.permission_bits & entry.permission_bits != guard.permission_bits:
@@ -127,10 +131,9 @@ class Gate:
             raise errors.API_FROZEN(detail=f"key {api_key} is disabled or its account restricted")
         if abs(self._clock() - timestamp_s) > self._window_s:
             raise errors.TIMESTAMP_EXPIRED(detail="login timestamp outside the window")
-        await self._verify_passphrase(entry, passphrase)
-        expected = sign_ws_login(entry.secret, timestamp_text)
-        if not signatures_match(signature, expected):
+        if not signatures_match(signature, sign_ws_login(entry.secret, timestamp_text)):
             raise errors.INVALID_SIGN(detail=f"key {api_key}: login signature mismatch")
+        await self._verify_passphrase(entry, passphrase)
         if not entry.allowlist.permits(client_ip):
             raise errors.IP_NOT_ALLOWED(client_ip, detail=f"key {api_key}")
         self._usage.record(api_key, int(self._clock() * 1000), client_ip)
@@ -141,9 +144,10 @@ class Gate:
         if cached is None:
             if not looks_like_api_key(api_key):
                 raise errors.INVALID_KEY(detail="not a UUID")
+            loaded_at = self._cache.evictions
             loaded = await _single_flight(self._loading, api_key, lambda: self._load_key(api_key))
             if self._cache.get(api_key) is None:
-                self._cache.put(api_key, loaded)
+                self._cache.put(api_key, loaded, loaded_at=loaded_at)
             cached = loaded if loaded is not None else False
         if not isinstance(cached, KeyEntry):
             raise errors.INVALID_KEY(detail=f"unknown key {api_key}")
@@ -168,26 +172,13 @@ class Gate:
 
 async def _single_flight(pending: dict[K, asyncio.Future[V]], key: K,
                          start: Callable[[], Awaitable[V]]) -> V:
-    """Await the call already under way for ``key``, or start it."""
+    """Await the call already under way for ``key``, or start it as a task of its own, so
+    that one caller giving up (a dropped connection) cancels nobody else's wait."""
     running = pending.get(key)
-    if running is not None:
-        return await asyncio.shield(running)
-    future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
-    pending[key] = future
-    try:
-        result = await start()
-    except asyncio.CancelledError:
-        future.cancel()
-        raise
-    except Exception as exc:
-        future.set_exception(exc)
-        future.exception()  # mark retrieved: the waiters re-raise it, none may be waiting
-        raise
-    else:
-        future.set_result(result)
-        return result
-    finally:
-        del pending[key]
+    if running is None:
+        running = pending[key] = asyncio.ensure_future(start())
+        running.add_done_callback(lambda _: pending.pop(key, None))
+    return await asyncio.shield(running)
 
 
 def _check_sub_management(entry: KeyEntry, guard: Guard) -> None:
