@@ -4,46 +4,59 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
-from keyseal.domain.expiry import DAY_MS, ExpiryPolicy
+from keyseal.domain.expiry import ExpiryPolicy
 from keyseal.http.state import ServerState
+from keyseal.services import changes as change_service
 from keyseal.services import keys as key_service
-from keyseal.services.runtime import EXPIRY_POLICY
-from keyseal.store import changes, meta
-from keyseal.store import keys as key_rows
+from keyseal.store.changes import Change
 
 log = logging.getLogger("keyseal.server")
 
 
 class ChangeFollower:
     """Reads the change log and drops what this process cached about changed keys and
-    accounts. A process that missed a push still catches up: the log is the truth."""
+    accounts. A process that missed a push still catches up: the log is the truth.
 
-    def __init__(self, state: ServerState) -> None:
+    Ids are handed out when a row is inserted, not when its transaction commits, so on
+    PostgreSQL a lower id can become visible after a higher one. Each id skipped over is
+    remembered as a gap and looked up again on every poll, until it appears or
+    ``gap_timeout_s`` passes (a rolled-back transaction leaves a gap for good).
+    """
+
+    def __init__(self, state: ServerState, gap_timeout_s: float = 30.0) -> None:
         self.state = state
-        with state.rt.db.read() as conn:
-            self.last_id = changes.latest_id(conn)
+        self.last_id = change_service.latest_id(state.rt)
+        self._gaps: dict[int, float] = {}
+        self._gap_timeout_s = gap_timeout_s
 
-    def poll(self) -> tuple[list[changes.Change], str | None]:
-        """New changes, and the stored expiry policy when one of them changed it."""
-        with self.state.rt.db.read() as conn:
-            found = changes.since(conn, self.last_id)
-            policy = (meta.get(conn, EXPIRY_POLICY)
-                      if any(c.kind == "policy" for c in found) else None)
-        return found, policy
+    def poll(self) -> tuple[list[Change], ExpiryPolicy | None]:
+        return change_service.read(self.state.rt, self.last_id, list(self._gaps))
 
-    def apply(self, found: list[changes.Change], policy: str | None = None) -> None:
+    def apply(self, found: list[Change], policy: ExpiryPolicy | None = None,
+              now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
         if policy is not None:
-            self.state.rt.settings.expiry = ExpiryPolicy.from_text(policy)
-        for change in found:
-            if change.api_key:
-                self.state.key_cache.evict(change.api_key)
-            if change.account_id is not None:
-                if change.kind == "ledger":
-                    self.state.balances.evict(change.account_id)
-                else:
-                    self.state.key_cache.evict_account(change.account_id)
-            self.last_id = change.id
+            self.state.rt.settings.expiry = policy
+        for change in sorted(found, key=lambda c: c.id):
+            if change.id > self.last_id:
+                self._gaps.update(dict.fromkeys(range(self.last_id + 1, change.id), now))
+                self.last_id = change.id
+            self._gaps.pop(change.id, None)
+            self._evict(change)
+        for missing, since in list(self._gaps.items()):
+            if now - since >= self._gap_timeout_s:
+                del self._gaps[missing]
+
+    def _evict(self, change: Change) -> None:
+        if change.api_key:
+            self.state.key_cache.evict(change.api_key)
+        if change.account_id is not None:
+            if change.kind == "ledger":
+                self.state.balances.evict(change.account_id)
+            elif change.kind in change_service.ACCOUNT_WIDE:
+                self.state.key_cache.evict_account(change.account_id)
 
     async def run(self, interval_s: float) -> None:
         while True:
@@ -60,8 +73,7 @@ def flush_usage(state: ServerState) -> int:
     if not batch:
         return 0
     try:
-        with state.rt.db.write() as conn:
-            key_rows.record_usage(conn, batch, state.rt.settings.expiry.idle_days * DAY_MS)
+        key_service.record_usage(state.rt, batch)
     except Exception:
         state.usage.restore(batch)
         raise

@@ -281,6 +281,12 @@ def set_expiry_policy(rt: Runtime, policy: ExpiryPolicy, *, actor: Actor = OPERA
     return count
 
 
+def record_usage(rt: Runtime, usage: list[tuple[str, int, str]]) -> None:
+    """Last-used time and IP of many keys in one statement (the gate batches them)."""
+    with rt.db.write() as conn:
+        key_rows.record_usage(conn, usage, rt.settings.expiry.idle_days * DAY_MS)
+
+
 def load_credentials(rt: Runtime, api_key: str) -> tuple[key_rows.KeyCredentials, bytes] | None:
     """The key and its opened secret, for the gate's cache; None if there is no such key."""
     with rt.db.read() as conn:

@@ -33,3 +33,12 @@ def since(conn: Connection, last_id: int, limit: int = 10_000) -> list[Change]:
                key_changes.c.account_id)
         .where(key_changes.c.id > last_id).order_by(key_changes.c.id).limit(limit))
     return [Change(r.id, r.kind, r.api_key, r.account_id) for r in rows]
+
+
+def with_ids(conn: Connection, ids: list[int]) -> list[Change]:
+    if not ids:
+        return []
+    rows = conn.execute(
+        select(key_changes.c.id, key_changes.c.kind, key_changes.c.api_key,
+               key_changes.c.account_id).where(key_changes.c.id.in_(ids[:1000])))
+    return [Change(r.id, r.kind, r.api_key, r.account_id) for r in rows]
