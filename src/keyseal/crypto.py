@@ -14,7 +14,7 @@ import json
 import os
 import secrets
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from hashlib import sha256
 from pathlib import Path
 
@@ -36,7 +36,7 @@ class SealError(Exception):
 class MasterKeyring:
     """Master keys by version; the highest version seals."""
 
-    keys: dict[int, bytes]
+    keys: dict[int, bytes] = field(repr=False)
 
     def __post_init__(self) -> None:
         if not self.keys:

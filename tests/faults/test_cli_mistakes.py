@@ -100,3 +100,20 @@ def test_master_key_rotation_keeps_keys_working(run, tmp_path: Path) -> None:  #
         assert found is not None and found[1] == made["secretKey"].encode()
     finally:
         rt.close()
+
+
+def test_a_rotation_while_serving_needs_no_restart(live_server) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+
+    from tests.conftest import signed_headers
+
+    before = live_server.new_key()
+    rotated = json.loads(live_server.cli("master-key", "rotate", "--json").stdout)
+    assert rotated["version"] >= 2
+    live_server.rt.keyring = live_server.rt.keyring.__class__.from_text(
+        json.loads((live_server.home / "master.key").read_text())["keys"])
+    after = live_server.new_key()  # sealed under the new version the server has not loaded
+    for key in (before, after):
+        response = httpx.get(live_server.url + "/api/v5/account/config",
+                             headers=signed_headers(key, "GET", "/api/v5/account/config"))
+        assert response.json()["code"] == "0", response.text

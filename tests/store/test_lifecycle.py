@@ -321,3 +321,26 @@ def test_every_key_event_is_audited_without_secrets(rt: Runtime) -> None:
     account = account_service.account_by_email(rt, email)
     account_events = [e.event for e in audit.events(rt, account_ids=[account.id])]
     assert "signed_up" in account_events
+
+
+def test_reseal_covers_totp_seeds(rt: Runtime, clock: ManualClock) -> None:
+    email = make_account(rt)
+    totp = pyotp.TOTP(account_service.enroll_2fa(rt, email).secret)
+    account_service.confirm_2fa(rt, email, totp.at(clock()))
+    rt.keyring = rt.keyring.with_new_version()
+    assert key_service.reseal_all(rt) == 1
+    retired = rt.keyring.__class__({2: rt.keyring.keys[2]})  # version 1 can now be dropped
+    rt.keyring = retired
+    clock.advance(30)
+    assert account_service.login(rt, email, PASSWORD, totp_code=totp.at(clock()))
+
+
+def test_secrets_stay_out_of_reprs(rt: Runtime) -> None:
+    from keyseal.http.state import _load_entry
+
+    key = make_key(rt)
+    entry = _load_entry(rt, key["apiKey"])
+    enrolment = account_service.enroll_2fa(rt, make_account(rt))
+    text = repr(entry) + repr(rt) + repr(enrolment) + repr(rt.keyring)
+    assert key["secretKey"] not in text and enrolment.secret not in text
+    assert all(str(k) not in text for k in rt.keyring.keys.values())

@@ -18,8 +18,8 @@ class KeyEntry:
     uid: str
     main_uid: str
     label: str
-    secret: bytes
-    passphrase_hash: str
+    secret: bytes = field(repr=False)
+    passphrase_hash: str = field(repr=False)
     permission: Permission
     allowlist: IpAllowlist
     environment: Environment
@@ -28,9 +28,9 @@ class KeyEntry:
     kyc_level: int
     sub_account_access: bool
     #: keyed digests of a passphrase argon2 accepted / refused, so each is hashed once
-    passphrase_ok: bytes | None = None
+    passphrase_ok: bytes | None = field(default=None, repr=False)
     permission_bits: int = 0  # int(permission), set at creation: IntFlag tests are slow
-    passphrase_bad: set[bytes] = field(default_factory=set)
+    passphrase_bad: set[bytes] = field(default_factory=set, repr=False)
 
     def __post_init__(self) -> None:
         self.permission_bits = int(self.permission)

@@ -34,7 +34,7 @@ class SignedRequest:
     method: str
     target: bytes  # raw path + ?raw query, exactly as received
     body: bytes
-    headers: Mapping[str, str]  # lower-case names
+    headers: Mapping[str, str] = field(repr=False)  # lower-case names; holds the passphrase
     client_ip: str
 
 

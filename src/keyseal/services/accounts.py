@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from keyseal import errors
 from keyseal.crypto import (
+    MasterKeyring,
     hash_secret,
     new_recovery_codes,
     new_totp_secret,
@@ -193,8 +195,8 @@ def sub_accounts(rt: Runtime, master: Account) -> list[Account]:
 # -- two-factor ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Enrolment:
-    secret: str
-    uri: str
+    secret: str = field(repr=False)
+    uri: str = field(repr=False)  # carries the secret too
 
     def qr_svg(self) -> str:
         return totp_qr_svg(self.uri)
@@ -221,7 +223,7 @@ def confirm_2fa(rt: Runtime, email: str, code: str, *, actor: Actor = OPERATOR) 
                 raise errors.TWO_FA_INVALID(detail="two-factor authentication is already on; "
                                             "each code works once")
             raise errors.TWO_FA_NOT_ENROLLED(detail="run `keyseal account enroll-2fa` first")
-        secret = rt.keyring.open(state.pending_sealed, _totp_context(account)).decode()
+        secret = rt.open_sealed(state.pending_sealed, _totp_context(account)).decode()
         step = totp_step(secret, code, rt.clock(), None)
         if step is None:
             raise errors.TWO_FA_INVALID()
@@ -263,7 +265,7 @@ def _check_second_factor(rt: Runtime, account: Account, code: str | None, *,
             return
         if not code:
             raise errors.TWO_FA_REQUIRED()
-        secret = rt.keyring.open(state.sealed, _totp_context(account)).decode()
+        secret = rt.open_sealed(state.sealed, _totp_context(account)).decode()
         step = totp_step(secret, code, rt.clock(), state.last_step)
         if step is not None:
             account_rows.set_fields(conn, account.id, totp_last_step=step)
@@ -278,3 +280,18 @@ def _check_second_factor(rt: Runtime, account: Account, code: str | None, *,
 
 def _totp_context(account: Account) -> bytes:
     return f"totp:{account.uid}".encode()
+
+
+def reseal_totp_seeds(conn: Connection, ring: MasterKeyring) -> int:
+    """Re-seal every TOTP seed (active or pending) under the newest master key."""
+    changed = 0
+    for account, sealed, pending in account_rows.sealed_totp_seeds(conn):
+        fresh = {}
+        for column, blob in (("totp_sealed", sealed), ("totp_pending_sealed", pending)):
+            if blob is not None and ring.version_of(blob) != ring.current_version:
+                context = _totp_context(account)
+                fresh[column] = ring.seal(ring.open(blob, context), context)
+        if fresh:
+            account_rows.set_fields(conn, account.id, **fresh)
+            changed += 1
+    return changed

@@ -28,6 +28,7 @@ from keyseal.services.accounts import (
     account_by_email,
     account_by_id,
     check_second_factor,
+    reseal_totp_seeds,
     sub_account,
 )
 from keyseal.services.audit import OPERATOR, SWEEPER, Actor
@@ -293,18 +294,20 @@ def load_credentials(rt: Runtime, api_key: str) -> tuple[key_rows.KeyCredentials
         found = key_rows.credentials(conn, api_key)
     if found is None:
         return None
-    return found, rt.keyring.open(found.secret_sealed, api_key.encode())
+    return found, rt.open_sealed(found.secret_sealed, api_key.encode())
 
 
 def reseal_all(rt: Runtime) -> int:
-    """Re-seal every secret under the keyring's newest master key; returns how many changed."""
-    current = rt.keyring.current_version
+    """Re-seal every API secret and TOTP seed under the keyring's newest master key, in one
+    transaction; returns how many changed. Older versions can be retired afterwards."""
+    ring = rt.keyring
     changed = 0
     with rt.db.write() as conn:
         for api_key, sealed in key_rows.all_sealed_secrets(conn):
-            if rt.keyring.version_of(sealed) == current:
-                continue
-            secret = rt.keyring.open(sealed, api_key.encode())
-            key_rows.replace_sealed_secret(conn, api_key, rt.keyring.seal(secret, api_key.encode()))
-            changed += 1
+            if ring.version_of(sealed) != ring.current_version:
+                context = api_key.encode()
+                key_rows.replace_sealed_secret(conn, api_key,
+                                               ring.seal(ring.open(sealed, context), context))
+                changed += 1
+        changed += reseal_totp_seeds(conn, ring)
     return changed

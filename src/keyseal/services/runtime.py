@@ -25,6 +25,13 @@ class Runtime:
     def now_ms(self) -> int:
         return millis(self.clock)
 
+    def open_sealed(self, sealed: bytes, context: bytes) -> bytes:
+        """Open a sealed value; if it was sealed under a master-key version this process has
+        not loaded (the key was rotated while serving), reload the keyring once first."""
+        if self.keyring.version_of(sealed) not in self.keyring.keys:
+            self.keyring = load_keyring(self.settings.home)
+        return self.keyring.open(sealed, context)
+
     def close(self) -> None:
         self.db.dispose()
 

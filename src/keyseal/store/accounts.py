@@ -79,6 +79,12 @@ def totp_state(conn: Connection, account_id: int, *, for_update: bool = False) -
     return TotpState(row.totp_sealed, row.totp_pending_sealed, row.totp_last_step)
 
 
+def sealed_totp_seeds(conn: Connection) -> list[tuple[Account, bytes | None, bytes | None]]:
+    rows = conn.execute(select(accounts).where(
+        accounts.c.totp_sealed.is_not(None) | accounts.c.totp_pending_sealed.is_not(None)))
+    return [(_account(r), r.totp_sealed, r.totp_pending_sealed) for r in rows]
+
+
 def replace_recovery_codes(conn: Connection, account_id: int, code_hashes: list[str]) -> None:
     conn.execute(delete(recovery_codes).where(recovery_codes.c.account_id == account_id))
     conn.execute(insert(recovery_codes),

@@ -29,13 +29,15 @@ class Database:
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             self.engine: Engine = create_engine(
-                url, connect_args={"check_same_thread": False, "timeout": 30})
+                url, connect_args={"check_same_thread": False, "timeout": 30},
+                hide_parameters=True)
             event.listen(self.engine, "connect", _sqlite_on_connect)
             event.listen(self.engine, "begin", _sqlite_begin_immediate)
         else:
             pool = {"pool_pre_ping": True, "pool_size": 8, "max_overflow": 8} if pooled else {
                 "poolclass": NullPool}
-            self.engine = create_engine(url, **pool)
+            # parameters (hashes, sealed secrets) stay out of logs and exception messages
+            self.engine = create_engine(url, hide_parameters=True, **pool)
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
