@@ -100,3 +100,27 @@ async def test_the_openapi_document_lists_every_route(api: Api) -> None:
     balance = document["paths"]["/api/v5/account/balance"]["get"]
     assert balance["x-okx-permission"] == "read_only" and "10 requests per 2" in balance["x-rate-limit"]
     assert document["paths"]["/api/v5/asset/withdrawal"]["post"]["x-okx-permission"] == "withdraw"
+
+
+@pytest.mark.parametrize("limit", ["%C2%B2", "9" * 5000, "0", "101"])
+async def test_hostile_numbers_in_queries_are_51000(api: Api, limit: str) -> None:
+    response = await api.get(api.key(), f"/api/v5/trade/orders-pending?limit={limit}")
+    assert envelope(response)["code"] == "51000"
+
+
+@pytest.mark.parametrize("declared", ["\xb2", "9" * 5000, "-1"])
+async def test_a_content_length_that_is_not_a_number_is_refused(api: Api, declared: str) -> None:
+    async def receive():  # type: ignore[no-untyped-def]
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    sent: list[dict] = []
+
+    async def send(message):  # type: ignore[no-untyped-def]
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/api/v5/trade/order",
+             "raw_path": b"/api/v5/trade/order", "query_string": b"",
+             "headers": [(b"content-length", declared.encode("latin-1"))],
+             "client": ("127.0.0.1", 1)}
+    await api.app(scope, receive, send)
+    assert sent[0]["status"] == 400 and b'"50002"' in sent[1]["body"]

@@ -344,3 +344,41 @@ def test_secrets_stay_out_of_reprs(rt: Runtime) -> None:
     text = repr(entry) + repr(rt) + repr(enrolment) + repr(rt.keyring)
     assert key["secretKey"] not in text and enrolment.secret not in text
     assert all(str(k) not in text for k in rt.keyring.keys.values())
+
+
+def test_parallel_wrong_logins_cannot_slip_past_the_throttle(rt: Runtime) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    email = make_account(rt)
+
+    def attempt(_: int) -> str:
+        try:
+            account_service.login(rt, email, "nope")
+        except errors.OkxError as refusal:
+            return refusal.code
+        return "0"
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(attempt, range(12)))
+    assert codes.count("70006") <= 4 and codes.count("70007") >= 8  # counted before checking
+
+
+def test_parallel_creations_keep_the_key_limit_and_unique_labels(
+        rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr("keyseal.services.keys.MAX_KEYS_PER_ACCOUNT", 3)
+    email = make_account(rt)
+    make_key(rt, email)
+
+    def create(label: str) -> str:
+        try:
+            make_key(rt, email, label=label)
+        except errors.OkxError as refusal:
+            return refusal.code
+        return "0"
+
+    with ThreadPoolExecutor(6) as pool:
+        codes = list(pool.map(create, ["same"] * 3 + ["x1", "x2", "x3"]))
+    assert len(key_service.list_keys(rt, email)) == 3
+    assert codes.count("0") == 2 and set(codes) <= {"0", "59501", "59502"}

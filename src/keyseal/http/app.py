@@ -158,7 +158,9 @@ class KeysealApp:
     async def _read_body(self, receive: Any, headers: dict[str, str]) -> bytes:
         limit = self.rt.settings.max_body_bytes
         declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
+        if declared and not (declared.isascii() and declared.isdigit() and len(declared) <= 15):
+            raise errors.JSON_SYNTAX(detail="a Content-Length that is not a number")
+        if declared and int(declared) > limit:
             raise errors.BODY_TOO_LARGE(limit)
         chunks: list[bytes] = []
         size = 0

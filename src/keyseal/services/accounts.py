@@ -95,24 +95,18 @@ def login(rt: Runtime, email: str, password: str, *, totp_code: str | None = Non
     password invalid", after the same argon2 work; failures slow down, then lock."""
     key = email.strip().lower()
     actor = Actor("user", key[:128], ip)
-    policy = rt.settings.login
-    now = rt.now_ms()
+    attempt = _admit_attempt(rt, key)
     with rt.db.read() as conn:
-        failures = account_rows.login_failures_of(conn, key)
         account = account_rows.by_email(conn, key)
         stored = None if account is None else account_rows.password_hash(conn, account.id)
-    if failures is not None:
-        ready_at = failures.last_failure_ms + int(policy.wait_after(failures.failures) * 1000)
-        if now < ready_at:
-            raise errors.LOGIN_THROTTLED(-(-(ready_at - now) // 1000))
     password_ok = verify_hash(stored or _decoy_hash(), password) and account is not None
     if not password_ok or account is None:
-        _login_failed(rt, key, failures, actor, account)
+        _login_failed(rt, actor, account, attempt)
         raise errors.LOGIN_FAILED()
     try:
         _check_second_factor(rt, account, totp_code, required=False)
     except errors.OkxError:
-        _login_failed(rt, key, failures, actor, account, reason="2fa")
+        _login_failed(rt, actor, account, attempt, reason="2fa")
         raise
     with rt.db.write() as conn:
         account_rows.clear_login_failures(conn, key)
@@ -120,16 +114,31 @@ def login(rt: Runtime, email: str, password: str, *, totp_code: str | None = Non
     return account
 
 
-def _login_failed(rt: Runtime, key: str, before: LoginFailures | None, actor: Actor,
-                  account: Account | None, reason: str = "password") -> None:
-    count = (before.failures if before else 0) + 1
+def _admit_attempt(rt: Runtime, key: str) -> LoginFailures:
+    """Refuse the attempt if the email must still wait; else count it as a failure up front,
+    in the same transaction, so parallel attempts cannot all slip past the throttle (success
+    clears the count)."""
     policy = rt.settings.login
     now = rt.now_ms()
-    locked = now + int(policy.lock_s * 1000) if count >= policy.lock_after else None
     with rt.db.write() as conn:
-        account_rows.save_login_failures(conn, key, LoginFailures(count, now, locked))
+        before = account_rows.locked_login_failures(conn, key)
+        if before is not None:
+            ready_at = before.last_failure_ms + int(policy.wait_after(before.failures) * 1000)
+            if now < ready_at:
+                raise errors.LOGIN_THROTTLED(-(-(ready_at - now) // 1000))
+        count = (before.failures if before else 0) + 1
+        locked = now + int(policy.lock_s * 1000) if count >= policy.lock_after else None
+        state = LoginFailures(count, now, locked)
+        account_rows.save_login_failures(conn, key, state)
+    return state
+
+
+def _login_failed(rt: Runtime, actor: Actor, account: Account | None, attempt: LoginFailures,
+                  reason: str = "password") -> None:
+    with rt.db.write() as conn:
         audit.record(conn, rt, actor, "login_failed", account_id=account and account.id,
-                     reason=reason, failures=count, locked=locked is not None)
+                     reason=reason, failures=attempt.failures,
+                     locked=attempt.locked_until_ms is not None)
 
 
 # -- operator actions ----------------------------------------------------------------------

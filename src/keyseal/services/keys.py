@@ -4,9 +4,13 @@ dashboard refuse the same things with the same codes."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from dataclasses import dataclass, replace
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from keyseal import errors
 from keyseal.crypto import hash_secret, new_api_secret
@@ -33,6 +37,7 @@ from keyseal.services.accounts import (
 )
 from keyseal.services.audit import OPERATOR, SWEEPER, Actor
 from keyseal.services.runtime import EXPIRY_POLICY, Runtime
+from keyseal.store import accounts as account_rows
 from keyseal.store import changes, meta
 from keyseal.store import keys as key_rows
 
@@ -110,17 +115,27 @@ def create_key_for(rt: Runtime, owner: Account, *, label: str, passphrase: str, 
                                                           environment, now))
     sealed = rt.keyring.seal(secret.encode(), api_key.encode())
     passphrase_hash = hash_secret(passphrase)
-    with rt.db.write() as conn:
-        if key_rows.count_for_account(conn, owner.id) >= MAX_KEYS_PER_ACCOUNT:
-            raise errors.TOO_MANY_KEYS(MAX_KEYS_PER_ACCOUNT)
-        if key_rows.label_taken(conn, owner.id, label):
-            raise errors.LABEL_TAKEN()
-        key_rows.insert_key(conn, key, secret_sealed=sealed, passphrase_hash=passphrase_hash)
-        changes.record(conn, "created", now, api_key=api_key, account_id=owner.id)
-        audit.record(conn, rt, actor, "key_created", account_id=owner.id, api_key=api_key,
-                     label=label, perm=permission.wire(), ip=allowlist.wire(),
-                     environment=environment.value, sub_account_access=sub_account_access)
+    try:
+        with rt.db.write() as conn:
+            _insert_new_key(rt, conn, key, sealed, passphrase_hash, actor)
+    except IntegrityError:  # two creations raced for one label
+        raise errors.LABEL_TAKEN() from None
     return CreatedKey(key, secret, passphrase)
+
+
+def _insert_new_key(rt: Runtime, conn: Connection, key: ApiKey, sealed: bytes,
+                    passphrase_hash: str, actor: Actor) -> None:
+    owner_id, label = key.account_id, key.label
+    account_rows.lock(conn, owner_id)  # the 50-key count and label check hold until commit
+    if key_rows.count_for_account(conn, owner_id) >= MAX_KEYS_PER_ACCOUNT:
+        raise errors.TOO_MANY_KEYS(MAX_KEYS_PER_ACCOUNT)
+    if key_rows.label_taken(conn, owner_id, label):
+        raise errors.LABEL_TAKEN()
+    key_rows.insert_key(conn, key, secret_sealed=sealed, passphrase_hash=passphrase_hash)
+    changes.record(conn, "created", key.created_ms, api_key=key.api_key, account_id=owner_id)
+    audit.record(conn, rt, actor, "key_created", account_id=owner_id, api_key=key.api_key,
+                 label=label, perm=key.permission.wire(), ip=key.allowlist.wire(),
+                 environment=key.environment.value, sub_account_access=key.sub_account_access)
 
 
 def list_keys(rt: Runtime, email: str, *, sub: str | None = None,
@@ -165,10 +180,12 @@ def edit_key(rt: Runtime, api_key: str, *, label: object = None, ip: object = No
     expires = rt.settings.expiry.expires_ms(key.permission, bool(allowlist), key.environment,
                                             key.last_activity_ms)
     with rt.db.write() as conn:
+        account_rows.lock(conn, key.account_id)
         if new_label != key.label and key_rows.label_taken(conn, key.account_id, new_label):
             raise errors.LABEL_TAKEN()
-        key_rows.update_settings(conn, api_key, label=new_label, ips=allowlist.wire(),
-                                 expires_ms=expires)
+        if not key_rows.update_settings(conn, api_key, label=new_label, ips=allowlist.wire(),
+                                        expires_ms=expires):
+            raise errors.KEY_NOT_FOUND(detail=f"key {api_key} was deleted meanwhile")
         changes.record(conn, "edited", rt.now_ms(), api_key=api_key)
         changed = {}
         if new_label != key.label:
@@ -239,8 +256,9 @@ def regenerate_key(rt: Runtime, api_key: str, *, passphrase: str, disable_old: b
     with rt.db.write() as conn:
         audit.record(conn, rt, actor, "key_regenerated", account_id=old.account_id,
                      api_key=api_key, new_api_key=created.key.api_key)
-    if disable_old:
-        set_key_status(rt, api_key, KeyStatus.DISABLED, actor=actor)
+    if disable_old:  # deleted or swept meanwhile: it is gone, which is the aim
+        with contextlib.suppress(errors.OkxError):
+            set_key_status(rt, api_key, KeyStatus.DISABLED, actor=actor)
     return created
 
 

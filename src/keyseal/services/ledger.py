@@ -161,7 +161,7 @@ def pending_orders(rt: Runtime, owner: Owner, query: dict[str, str]) -> list[dic
     if inst_type and inst_type != "SPOT":
         return []
     limit = query.get("limit") or "100"
-    if not limit.isdigit() or not 1 <= int(limit) <= 100:
+    if not (limit.isascii() and limit.isdigit() and len(limit) <= 3) or not 1 <= int(limit) <= 100:
         raise errors.PARAM_ERROR("limit")
     with rt.db.read() as conn:
         found = rows.open_orders(conn, owner.account_id, owner.environment,

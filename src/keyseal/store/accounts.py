@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from keyseal.domain.accounts import Account
 from keyseal.store.tables import accounts, login_failures, recovery_codes
@@ -39,6 +41,12 @@ def by_id(conn: Connection, account_id: int) -> Account | None:
 
 def uid_taken(conn: Connection, uid: str) -> bool:
     return conn.execute(select(accounts.c.id).where(accounts.c.uid == uid)).first() is not None
+
+
+def lock(conn: Connection, account_id: int) -> None:
+    """Serialise changes to one account's keys (PostgreSQL; SQLite's writes already are)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(accounts.c.id).where(accounts.c.id == account_id).with_for_update())
 
 
 def set_fields(conn: Connection, account_id: int, **values: Any) -> None:
@@ -113,18 +121,26 @@ class LoginFailures:
     locked_until_ms: int | None
 
 
-def login_failures_of(conn: Connection, email: str) -> LoginFailures | None:
-    row = conn.execute(select(login_failures).where(login_failures.c.email == email)).first()
-    return None if row is None else LoginFailures(row.failures, row.last_failure_ms,
-                                                  row.locked_until_ms)
+def locked_login_failures(conn: Connection, email: str) -> LoginFailures | None:
+    """The email's failures, locked for the transaction: the row is made first (zero
+    failures) so that even the first attempts of a parallel burst queue on its lock."""
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    conn.execute(dialect_insert(login_failures).values(
+        email=email, failures=0, last_failure_ms=0, locked_until_ms=None).on_conflict_do_nothing())
+    query = select(login_failures).where(login_failures.c.email == email)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).one()
+    return None if row.failures == 0 else LoginFailures(row.failures, row.last_failure_ms,
+                                                        row.locked_until_ms)
 
 
 def save_login_failures(conn: Connection, email: str, state: LoginFailures) -> None:
     values = {"failures": state.failures, "last_failure_ms": state.last_failure_ms,
               "locked_until_ms": state.locked_until_ms}
-    if conn.execute(update(login_failures).where(login_failures.c.email == email)
-                    .values(**values)).rowcount == 0:
-        conn.execute(insert(login_failures).values(email=email, **values))
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    conn.execute(dialect_insert(login_failures).values(email=email, **values)
+                 .on_conflict_do_update(index_elements=["email"], set_=values))
 
 
 def clear_login_failures(conn: Connection, email: str) -> None:

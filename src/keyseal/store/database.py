@@ -47,7 +47,8 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+        """A read: on SQLite a plain (deferred) BEGIN, which takes no write lock."""
+        with self.engine.connect().execution_options(keyseal_read_only=True) as conn:
             yield conn
 
     def migrate(self) -> None:
@@ -73,4 +74,5 @@ def _sqlite_on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-
 
 
 def _sqlite_begin_immediate(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    read_only = conn.get_execution_options().get("keyseal_read_only", False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

@@ -115,9 +115,9 @@ def record_usage(conn: Connection, usage: Iterable[tuple[str, int, str]], idle_m
 
 
 def update_settings(conn: Connection, api_key: str, *, label: str, ips: str,
-                    expires_ms: int | None) -> None:
-    conn.execute(update(api_keys).where(api_keys.c.api_key == api_key)
-                 .values(label=label, ips=ips, expires_ms=expires_ms))
+                    expires_ms: int | None) -> bool:
+    return conn.execute(update(api_keys).where(api_keys.c.api_key == api_key)
+                        .values(label=label, ips=ips, expires_ms=expires_ms)).rowcount == 1
 
 
 def recompute_expiry(conn: Connection, idle_ms: int, trade_or_withdraw_only: bool) -> int:
