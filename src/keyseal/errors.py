@@ -120,7 +120,6 @@ IMMUTABLE_FIELD = ErrorCode(
 LOGIN_FAILED = ErrorCode("70006", "User not found or password invalid")
 LOGIN_THROTTLED = ErrorCode(
     "70007", "Too many failed logins; try again in {0} seconds")
-SUB_CANNOT_CREATE_KEYS = ErrorCode("70008", "A sub-account cannot create API keys; its master creates them")
 SUB_NAME_TAKEN = ErrorCode("70009", "This sub-account name already exists")
 NO_SUB_ACCOUNT_ACCESS = ErrorCode(
     "70010", "This API key was created without sub-account access")

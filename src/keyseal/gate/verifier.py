@@ -93,13 +93,8 @@ class Gate:
         if not isinstance(entry, KeyEntry):
             entry = await self._entry(api_key)
         environment = Environment.from_header(headers.get("x-simulated-trading"))
-        if entry.environment is not environment:
-            raise errors.WRONG_ENVIRONMENT(detail=f"key {api_key} is {entry.environment}")
-        if entry.frozen:
-            raise errors.API_FROZEN(detail=f"key {api_key} is disabled or its account restricted")
         now = self._clock()
-        if abs(now - sent_at) > self._window_s:
-            raise errors.TIMESTAMP_EXPIRED(detail=f"timestamp {timestamp!r} outside the window")
+        self._check_state(entry, environment, now - sent_at)
         ok = entry.passphrase_ok
         if ok is None or not self._fast.same(ok, self._fast.digest(passphrase)):
             # a passphrase not yet accepted costs an argon2 check: spend it only on a caller
@@ -125,12 +120,7 @@ class Gate:
                     timestamp_text: str, environment: Environment, client_ip: str) -> KeyEntry:
         """A WebSocket ``op=login``: the same key checks, over the fixed login prehash."""
         entry = await self._entry(api_key)
-        if entry.environment is not environment:
-            raise errors.WRONG_ENVIRONMENT(detail=f"key {api_key} is {entry.environment}")
-        if entry.frozen:
-            raise errors.API_FROZEN(detail=f"key {api_key} is disabled or its account restricted")
-        if abs(self._clock() - timestamp_s) > self._window_s:
-            raise errors.TIMESTAMP_EXPIRED(detail="login timestamp outside the window")
+        self._check_state(entry, environment, self._clock() - timestamp_s)
         if not signatures_match(signature, sign_ws_login(entry.secret, timestamp_text)):
             raise errors.INVALID_SIGN(detail=f"key {api_key}: login signature mismatch")
         await self._verify_passphrase(entry, passphrase)
@@ -138,6 +128,16 @@ class Gate:
             raise errors.IP_NOT_ALLOWED(client_ip, detail=f"key {api_key}")
         self._usage.record(api_key, int(self._clock() * 1000), client_ip)
         return entry
+
+    def _check_state(self, entry: KeyEntry, environment: Environment, age_s: float) -> None:
+        """Environment, then disabled/restricted, then the timestamp window (§1.9 order)."""
+        if entry.environment is not environment:
+            raise errors.WRONG_ENVIRONMENT(detail=f"key {entry.api_key} is {entry.environment}")
+        if entry.frozen:
+            raise errors.API_FROZEN(
+                detail=f"key {entry.api_key} is disabled or its account restricted")
+        if abs(age_s) > self._window_s:
+            raise errors.TIMESTAMP_EXPIRED(detail=f"timestamp {age_s:+.1f} s from now")
 
     async def _entry(self, api_key: str) -> KeyEntry:
         cached = self._cache.get(api_key)

@@ -95,9 +95,3 @@ class RouteTable:
                                      (handler.__doc__ or "").strip().splitlines()[0]))
             return handler
         return register
-
-    def by_path(self) -> dict[str, dict[str, Route]]:
-        table: dict[str, dict[str, Route]] = {}
-        for route in self.routes:
-            table.setdefault(route.path, {})[route.method] = route
-        return table

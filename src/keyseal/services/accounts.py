@@ -254,11 +254,6 @@ def disable_2fa(rt: Runtime, email: str, *, actor: Actor = OPERATOR) -> None:
         audit.record(conn, rt, actor, "2fa_disabled", account_id=account.id)
 
 
-def has_2fa(rt: Runtime, account: Account) -> bool:
-    with rt.db.read() as conn:
-        return account_rows.totp_state(conn, account.id).sealed is not None
-
-
 def check_second_factor(rt: Runtime, account: Account, code: str | None) -> None:
     """Require a valid, unused TOTP or recovery code (for key changes from the dashboard)."""
     _check_second_factor(rt, account, code, required=True)

@@ -42,12 +42,6 @@ def record(conn: Connection, rt: Runtime, actor: Actor, event: str, *,
                       details=details)
 
 
-def record_alone(rt: Runtime, actor: Actor, event: str, **fields: Any) -> None:
-    """An event with no change of its own (a failed login)."""
-    with rt.db.write() as conn:
-        record(conn, rt, actor, event, **fields)
-
-
 def events(rt: Runtime, *, account_ids: list[int] | None = None, api_key: str | None = None,
            limit: int = 1000) -> list[AuditEvent]:
     with rt.db.read() as conn:
