@@ -52,11 +52,14 @@ class ChangeFollower:
     def _evict(self, change: Change) -> None:
         if change.api_key:
             self.state.key_cache.evict(change.api_key)
+            self.state.close_sessions(api_key=change.api_key)
         if change.account_id is not None:
             if change.kind == "ledger":
                 self.state.balances.evict(change.account_id)
             elif change.kind in change_service.ACCOUNT_WIDE:
                 self.state.key_cache.evict_account(change.account_id)
+                if change.kind == "restricted":
+                    self.state.close_sessions(account_id=change.account_id)
 
     async def run(self, interval_s: float) -> None:
         while True:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from keyseal.crypto import verify_hash
 from keyseal.gate.cache import KeyCache
@@ -16,6 +17,14 @@ from keyseal.services.balance_cache import BalanceCache
 from keyseal.services.runtime import Runtime
 
 
+class SessionCloser(Protocol):
+    """A logged-in WebSocket session, as far as the change follower needs it."""
+
+    entry: KeyEntry
+
+    async def close(self, code: int, reason: str) -> None: ...
+
+
 @dataclass
 class ServerState:
     rt: Runtime
@@ -24,6 +33,24 @@ class ServerState:
     limiter: RateLimiter
     usage: UsageRecorder
     balances: BalanceCache
+    #: logged-in private WebSocket sessions, by API key
+    sessions: dict[str, set[SessionCloser]] = field(default_factory=dict)
+
+    def close_sessions(self, *, api_key: str | None = None, account_id: int | None = None
+                       ) -> None:
+        """Close the sessions of a changed key (or of every key of an account) with OKX's
+        4007, so a disabled or deleted key does not stay logged in."""
+        doomed: list[SessionCloser] = []
+        if api_key is not None:
+            doomed.extend(self.sessions.pop(api_key, ()))
+        if account_id is not None:
+            for key in [k for k, group in self.sessions.items()
+                        if any(account_id in (s.entry.account_id, s.entry.master_id)
+                               for s in group)]:
+                doomed.extend(self.sessions.pop(key))
+        for session in doomed:
+            asyncio.ensure_future(session.close(
+                4007, "API key has been updated or deleted. Please reconnect."))
 
 
 

@@ -14,6 +14,7 @@ import orjson
 
 from keyseal import errors
 from keyseal.domain.keys import Environment
+from keyseal.gate.entry import KeyEntry
 from keyseal.http.state import ServerState
 from keyseal.signing import parse_ws_timestamp
 
@@ -42,12 +43,29 @@ def _environment(scope: dict[str, Any]) -> Environment:
 
 
 class PrivateSession:
-    def __init__(self, state: ServerState, scope: dict[str, Any], client_ip: str) -> None:
+    def __init__(self, state: ServerState, scope: dict[str, Any], client_ip: str,
+                 send: Any) -> None:
         self.state = state
         self.environment = _environment(scope)
         self.client_ip = client_ip
         self.conn_id = secrets.token_hex(4)
         self.api_key: str | None = None
+        self.entry: KeyEntry | None = None
+        self._send = send
+        self.closed = False
+
+    async def close(self, code: int, reason: str) -> None:
+        if not self.closed:
+            self.closed = True
+            await self._send({"type": "websocket.close", "code": code, "reason": reason})
+
+    def forget(self) -> None:
+        if self.api_key is not None:
+            group = self.state.sessions.get(self.api_key)
+            if group is not None:
+                group.discard(self)  # type: ignore[arg-type]
+                if not group:
+                    del self.state.sessions[self.api_key]
 
     def _event(self, event: str, code: str = "0", msg: str = "", **extra: Any) -> str:
         return orjson.dumps({"event": event, **extra, "code": code, "msg": msg,
@@ -85,8 +103,9 @@ class PrivateSession:
         except ValueError:
             return self._error(errors.WS_INVALID_TIMESTAMP())
         try:
-            await self.state.gate.login(api_key, passphrase, seconds, signature, str(timestamp),
-                                        self.environment, self.client_ip)
+            entry = await self.state.gate.login(api_key, passphrase, seconds, signature,
+                                                str(timestamp), self.environment,
+                                                self.client_ip)
         except errors.OkxError as refusal:
             log.info("ws login refused: %s %s", refusal.code, refusal.detail)
             mapped = _LOGIN_CODES.get(refusal.code)
@@ -95,7 +114,9 @@ class PrivateSession:
             if refusal.error in (errors.WRONG_ENVIRONMENT, errors.IP_NOT_ALLOWED):
                 return self._error(refusal)
             return self._error(errors.WS_LOGIN_FAILED())
-        self.api_key = api_key
+        self.forget()
+        self.api_key, self.entry = api_key, entry
+        self.state.sessions.setdefault(api_key, set()).add(self)  # type: ignore[arg-type]
         return self._event("login")
 
     def _subscribe(self, op: str, args: Any) -> str:
@@ -116,19 +137,21 @@ async def serve_private(state: ServerState, scope: dict[str, Any], receive: Any,
     if message["type"] != "websocket.connect":
         return
     await send({"type": "websocket.accept"})
-    session = PrivateSession(state, scope, client_ip)
-    while True:
-        message = await receive()
-        if message["type"] == "websocket.disconnect":
-            return
-        text = message.get("text")
-        if text is None:
-            data = message.get("bytes") or b""
-            text = data.decode("utf-8", "replace")
-        if len(text) > MAX_FRAME:
-            await send({"type": "websocket.close", "code": 1009,
-                        "reason": "Request message exceeds the maximum frame length"})
-            return
-        reply = await session.handle(text)
-        if reply is not None:
-            await send({"type": "websocket.send", "text": reply})
+    session = PrivateSession(state, scope, client_ip, send)
+    try:
+        while not session.closed:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None:
+                data = message.get("bytes") or b""
+                text = data.decode("utf-8", "replace")
+            if len(text) > MAX_FRAME:
+                await session.close(1009, "Request message exceeds the maximum frame length")
+                return
+            reply = await session.handle(text)
+            if reply is not None and not session.closed:
+                await send({"type": "websocket.send", "text": reply})
+    finally:
+        session.forget()
