@@ -94,8 +94,7 @@ def test_usage_keeps_the_latest_per_key_and_restores_failed_batches() -> None:
 async def test_a_burst_on_a_cold_key_loads_it_and_checks_its_passphrase_once() -> None:
     import asyncio
 
-    from keyseal.gate.verifier import Gate, Guard, SignedRequest
-    from keyseal.signing import format_timestamp, sign_request
+    from keyseal.gate.verifier import Gate, Guard
 
     clock = ManualClock(1_795_300_000.0)
     calls = {"load": 0, "argon2": 0}
@@ -113,11 +112,7 @@ async def test_a_burst_on_a_cold_key_loads_it_and_checks_its_passphrase_once() -
 
     gate = Gate(clock=clock, cache=KeyCache(clock), load_key=load, check_passphrase=check,
                 limiter=RateLimiter(clock), usage=UsageRecorder())
-    ts = format_timestamp(clock())
-    headers = {"ok-access-key": api_key, "ok-access-timestamp": ts,
-               "ok-access-sign": sign_request(b"s", ts, "GET", "/x"),
-               "ok-access-passphrase": "Passw0rd!"}
-    request = SignedRequest("GET", b"/x", b"", headers, "127.0.0.1")
+    request = _signed(clock, api_key, "Passw0rd!")
     guard = Guard(Permission.READ, None, "GET /x")
     results = await asyncio.gather(*(gate.authenticate(request, guard) for _ in range(50)))
     assert len(results) == 50 and calls == {"load": 1, "argon2": 1}
@@ -126,8 +121,7 @@ async def test_a_burst_on_a_cold_key_loads_it_and_checks_its_passphrase_once() -
 async def test_a_change_during_a_load_is_not_overwritten_by_the_stale_read() -> None:
     import asyncio
 
-    from keyseal.gate.verifier import Gate, Guard, SignedRequest
-    from keyseal.signing import format_timestamp, sign_request
+    from keyseal.gate.verifier import Gate, Guard
 
     clock = ManualClock(1_795_300_000.0)
     cache = KeyCache(clock)
@@ -146,11 +140,7 @@ async def test_a_change_during_a_load_is_not_overwritten_by_the_stale_read() -> 
 
     gate = Gate(clock=clock, cache=cache, load_key=slow_load, check_passphrase=check,
                 limiter=RateLimiter(clock), usage=UsageRecorder())
-    ts = format_timestamp(clock())
-    headers = {"ok-access-key": api_key, "ok-access-timestamp": ts,
-               "ok-access-sign": sign_request(b"s", ts, "GET", "/x"),
-               "ok-access-passphrase": "p"}
-    request = SignedRequest("GET", b"/x", b"", headers, "127.0.0.1")
+    request = _signed(clock, api_key, "p")
     pending = asyncio.create_task(gate.authenticate(request, Guard(Permission.READ, None, "x")))
     await asyncio.sleep(0)
     cache.evict(api_key)  # the key is disabled while its load is in flight
@@ -188,3 +178,15 @@ def test_unknown_ids_cannot_push_real_keys_out() -> None:
     for i in range(100):
         cache.put(f"ghost{i}", None)
     assert cache.get("real") and cache.get("ghost99") is False and cache.get("ghost0") is None
+
+
+def _signed(clock: ManualClock, api_key: str, passphrase: str):  # type: ignore[no-untyped-def]
+    """A GET /x signed now with the secret ``s`` that ``_entry`` carries."""
+    from keyseal.gate.verifier import SignedRequest
+    from keyseal.signing import format_timestamp, sign_request
+
+    ts = format_timestamp(clock())
+    headers = {"ok-access-key": api_key, "ok-access-timestamp": ts,
+               "ok-access-sign": sign_request(b"s", ts, "GET", "/x"),
+               "ok-access-passphrase": passphrase}
+    return SignedRequest("GET", b"/x", b"", headers, "127.0.0.1")
