@@ -21,7 +21,9 @@ def follower():  # type: ignore[no-untyped-def]
     from keyseal.http.background import ChangeFollower
 
     made = ChangeFollower.__new__(ChangeFollower)
-    made.state = SimpleNamespace(key_cache=FakeCache(), balances=FakeCache(),
+    closed: list[dict[str, object]] = []
+    made.state = SimpleNamespace(key_cache=FakeCache(), balances=FakeCache(), closed=closed,
+                                 close_sessions=lambda **which: closed.append(which),
                                  rt=SimpleNamespace(settings=SimpleNamespace(expiry=None)))
     made.last_id = 0
     made._gaps = {}
@@ -53,3 +55,5 @@ def test_only_account_wide_changes_scan_the_cache() -> None:
              Change(3, "restricted", None, 7)], now=0.0)
     assert f.state.key_cache.evicted == ["k1", 7]  # the key, then the restricted account
     assert f.state.balances.evicted == [7]
+    # WebSocket sessions of the changed key, and of the restricted account, are closed
+    assert f.state.closed == [{"api_key": "k1"}, {"account_id": 7}]
