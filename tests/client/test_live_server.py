@@ -182,24 +182,28 @@ def test_hammering_balance_backs_off_and_succeeds(live_server) -> None:
 
     key = live_server.new_key()
     backoff = Backoff(max_retries=8, base=0.1, cap=0.5)
-    started = time.monotonic()
     with client_for(live_server, key, sleep=sleep, backoff=backoff) as client:
         for _ in range(14):
             client.balance()
     assert slept, "the server never rate-limited 14 requests in a burst"
-    assert sum(slept) <= 2.5 and time.monotonic() - started < 5
+    assert max(slept) <= 0.5 and sum(slept) <= 2.5  # capped, bounded waiting
 
 
 def test_rate_limit_raises_after_bounded_retries(live_server) -> None:
-    slept: list[float] = []
+    events: list[str] = []
     key = live_server.new_key()
-    client = client_for(live_server, key, sleep=slept.append,
+    client = client_for(live_server, key, sleep=lambda _: events.append("retry"),
                         backoff=Backoff(max_retries=2, base=0.1))
     with client, pytest.raises(RateLimited) as refused:
         for _ in range(30):
             client.balance()
+            events.append("ok")
     assert refused.value.code == "50011" and refused.value.http_status == 429
-    assert len(slept) == 2
+    # the server's bucket refills in real time, so a retry may succeed on a slow machine;
+    # what must hold is the bound: never more than 2 retries in a row, and the refusal that
+    # surfaces came after exactly 2
+    runs = "".join("r" if e == "retry" else "." for e in events).split(".")
+    assert runs[-1] == "rr" and max(len(run) for run in runs) == 2
 
 
 # -- WebSocket login ----------------------------------------------------------------------------
