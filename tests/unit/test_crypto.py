@@ -75,3 +75,12 @@ def test_api_secrets_look_like_okx_secrets() -> None:
     secret = new_api_secret()
     assert len(secret) == 32 and secret == secret.upper() and int(secret, 16) >= 0
     assert new_api_secret() != secret
+
+
+def test_a_new_home_is_private_to_its_owner(tmp_path: Path) -> None:
+    from keyseal.services.runtime import open_runtime
+    from keyseal.settings import Settings
+
+    runtime = open_runtime(Settings(home=tmp_path / "new-home"))
+    runtime.close()
+    assert stat.S_IMODE((tmp_path / "new-home").stat().st_mode) == 0o700

@@ -39,7 +39,7 @@ class Runtime:
 def open_runtime(settings: Settings, *, clock: Clock = system_clock, migrate: bool = True,
                  pooled: bool = True) -> Runtime:
     """Open the home: create it if new, load (or create) the master key, migrate the schema."""
-    settings.home.mkdir(parents=True, exist_ok=True)
+    settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)  # only the owner reads it
     db = Database(settings.db_url, pooled=pooled)
     if migrate:
         db.migrate()
