@@ -95,14 +95,12 @@ class Gate:
         environment = Environment.from_header(headers.get("x-simulated-trading"))
         now = self._clock()
         self._check_state(entry, environment, now - sent_at)
+        # the signature first: a passphrase not yet accepted costs an argon2 check, spent only
+        # on a caller who holds the secret, so a key id alone buys no hashing and no guesses
+        _verify_signature(entry, request, timestamp, signature)
         ok = entry.passphrase_ok
         if ok is None or not self._fast.same(ok, self._fast.digest(passphrase)):
-            # a passphrase not yet accepted costs an argon2 check: spend it only on a caller
-            # who holds the secret, so a key id alone buys no hashing and no guesses
-            _verify_signature(entry, request, timestamp, signature)
             await self._verify_passphrase(entry, passphrase)
-        else:
-            _verify_signature(entry, request, timestamp, signature)
         if entry.allowlist and not entry.allowlist.permits(request.client_ip):
             raise errors.IP_NOT_ALLOWED(request.client_ip, detail=f"key {api_key}")
         if guard.permission_bits & entry.permission_bits != guard.permission_bits:
