@@ -12,7 +12,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,9 @@ import pytest
 from sqlalchemy import text
 
 from keyseal.clock import ManualClock
+from keyseal.domain.commands import CreateAccount, CreateKey, Credit
 from keyseal.domain.keys import Environment
+from keyseal.http.okx.subaccount import created_key_fields
 from keyseal.services import accounts as account_service
 from keyseal.services import keys as key_service
 from keyseal.services import ledger as ledger_service
@@ -94,10 +95,10 @@ def new_email() -> str:
 def make_account(rt: Runtime, *, kyc_level: int = 2, credit: dict[str, str] | None = None,
                  demo: bool = False) -> str:
     email = new_email()
-    account = account_service.create_account(rt, email, "correct horse 1", kyc_level=kyc_level)
-    owner = ledger_service.Owner(account.id, Environment.DEMO if demo else Environment.LIVE)
+    account_service.create_account(rt, CreateAccount(email, "correct horse 1", kyc_level=kyc_level))
+    environment = Environment.DEMO if demo else Environment.LIVE
     for ccy, amount in (credit or {}).items():
-        ledger_service.credit(rt, owner, ccy, Decimal(amount))
+        ledger_service.credit(rt, Credit(email, ccy, amount, environment=environment))
     return email
 
 
@@ -107,9 +108,9 @@ def make_key(rt: Runtime, email: str | None = None, *, perm: str = "read_only",
     if email is None:
         email = make_account(rt, credit=credit, demo=demo)
     created = key_service.create_key(
-        rt, email, label=label or f"k{secrets.token_hex(4)}", passphrase=PASSPHRASE, perm=perm,
-        ip=ip, demo=demo)
-    return created.to_okx()
+        rt, CreateKey(email, label=label or f"k{secrets.token_hex(4)}", passphrase=PASSPHRASE, perm=perm,
+        ip=ip, demo=demo))
+    return created_key_fields(created)
 
 
 def free_port() -> int:

@@ -23,8 +23,24 @@ from rich.table import Table
 from keyseal import errors
 from keyseal.client.cli import scan_command, vault_app
 from keyseal.crypto import MASTER_KEY_ENV, save_keyring
+from keyseal.domain.commands import (
+    ConfirmTwoFactor,
+    CreateAccount,
+    CreateKey,
+    CreateSubAccount,
+    Credit,
+    DeleteKey,
+    EditKey,
+    EnrollTwoFactor,
+    RegenerateKey,
+    SetExpiryPolicy,
+    SetKeyStatus,
+    SetKycLevel,
+    SetRestricted,
+    SweepIdleKeys,
+)
 from keyseal.domain.expiry import ExpiryPolicy, ExpiryScope
-from keyseal.domain.keys import Environment, KeyStatus
+from keyseal.domain.keys import CreatedKey, Environment, KeyStatus
 from keyseal.services import accounts as account_service
 from keyseal.services import keys as key_service
 from keyseal.services import ledger as ledger_service
@@ -171,7 +187,7 @@ def account_create(
     """Create an account; the password is read from stdin (or prompted). Prints the uid."""
     password = _read_secret("password", confirm=True)
     with _runtime(home, db) as rt:
-        account = account_service.create_account(rt, email, password, kyc_level=kyc_level)
+        account = account_service.create_account(rt, CreateAccount(email, password, kyc_level=kyc_level))
     if as_json:
         _print_json({"uid": account.uid, "email": account.email, "kycLv": account.kyc_level})
     else:
@@ -199,7 +215,7 @@ def account_create_sub(
 ) -> None:
     """Create a sub-account under a master account."""
     with _runtime(home, db) as rt:
-        sub = account_service.create_sub_account(rt, master, name)
+        sub = account_service.create_sub_account(rt, CreateSubAccount(master, name))
     _print_account(sub, as_json, f"sub-account of {master}")
 
 
@@ -211,7 +227,7 @@ def account_set_kyc(
 ) -> None:
     """Set an account's KYC level."""
     with _runtime(home, db) as rt:
-        account = account_service.set_kyc_level(rt, email, level)
+        account = account_service.set_kyc_level(rt, SetKycLevel(email, level))
     _print_account(account, as_json, f"KYC level {account.kyc_level}")
 
 
@@ -220,7 +236,7 @@ def _restriction_command(name: str, restricted: bool, doc: str) -> None:
     def command(email: Annotated[str, typer.Argument(help="The account's email.")],
                 home: Home = None, db: Db = None, as_json: AsJson = False) -> None:
         with _runtime(home, db) as rt:
-            account = account_service.set_restricted(rt, email, restricted)
+            account = account_service.set_restricted(rt, SetRestricted(email, restricted))
         _print_account(account, as_json, "restricted: its keys are refused (50100)"
                        if restricted else "restriction lifted")
 
@@ -237,12 +253,15 @@ def account_enroll_2fa(
     email: Annotated[str, typer.Argument(help="The account's email.")],
     qr: Annotated[Path | None, typer.Option(help="Also write the QR code to this SVG file.")
                   ] = None,
+    code: Annotated[str | None, typer.Option(
+        "--code", help="A current code (or recovery code): needed to enrol again while 2FA is on.")
+    ] = None,
     home: Home = None, db: Db = None, as_json: AsJson = False,
 ) -> None:
     """Start TOTP enrolment: prints the secret and the otpauth:// URI for an authenticator
     app; confirm with `keyseal account confirm-2fa EMAIL CODE`."""
     with _runtime(home, db) as rt:
-        enrolment = account_service.enroll_2fa(rt, email)
+        enrolment = account_service.enroll_2fa(rt, EnrollTwoFactor(email, code=code))
     if qr is not None:
         qr.write_text(enrolment.qr_svg())
     if as_json:
@@ -261,7 +280,7 @@ def account_confirm_2fa(
 ) -> None:
     """Confirm TOTP enrolment; prints the recovery codes, once."""
     with _runtime(home, db) as rt:
-        codes = account_service.confirm_2fa(rt, email, code)
+        codes = account_service.confirm_2fa(rt, ConfirmTwoFactor(email, code))
     if as_json:
         _print_json({"recoveryCodes": codes})
         return
@@ -291,14 +310,17 @@ def key_create(
     printed once and can never be shown again."""
     passphrase = _read_secret("passphrase", confirm=True)
     with _runtime(home, db) as rt:
-        created = key_service.create_key(rt, account, label=label, passphrase=passphrase,
-                                         perm=perm, ip=ip, demo=demo, sub=sub,
-                                         sub_account_access=sub_account_access)
+        created = key_service.create_key(rt, CreateKey(
+            account, label=label, passphrase=passphrase, perm=perm, ip=ip, demo=demo, sub=sub,
+            sub_account_access=sub_account_access))
     _show_created(created, as_json)
 
 
-def _show_created(created: key_service.CreatedKey, as_json: bool) -> None:
-    shown = created.to_okx()
+def _show_created(created: CreatedKey, as_json: bool) -> None:
+    shown = {"apiKey": created.key.api_key, "secretKey": created.secret_key,
+             "passphrase": created.passphrase, "label": created.key.label,
+             "perm": created.key.permission.wire(), "ip": created.key.allowlist.wire(),
+             "ts": str(created.key.created_ms)}
     if as_json:
         print(json.dumps(shown))
         return
@@ -364,7 +386,7 @@ def key_edit(
         err.print("[red]error:[/] nothing to change: give --label and/or --ip.")
         raise typer.Exit(2)
     with _runtime(home, db) as rt:
-        key = key_service.edit_key(rt, api_key, label=label, ip=ip, perm=perm)
+        key = key_service.edit_key(rt, EditKey(api_key, label=label, ip=ip, perm=perm))
     if as_json:
         _print_json(_key_row(key))
     else:
@@ -384,8 +406,8 @@ def key_regenerate(
     if disable_old is None:
         disable_old = sys.stdin.isatty() and typer.confirm("Disable the old key?", default=True)
     with _runtime(home, db) as rt:
-        created = key_service.regenerate_key(rt, api_key, passphrase=passphrase,
-                                             disable_old=disable_old)
+        created = key_service.regenerate_key(rt, RegenerateKey(
+            api_key, passphrase=passphrase, disable_old=disable_old))
     _show_created(created, as_json)
     if not as_json:
         out.print(f"old key {api_key} is {'disabled' if disable_old else 'still enabled'}")
@@ -403,7 +425,7 @@ def key_sweep(
     """Delete keys past the inactivity rule (no IP allow-list, unused for 30 days)."""
     as_of_ms = None if as_of is None else _parse_time_ms(as_of)
     with _runtime(home, db) as rt:
-        swept = key_service.sweep(rt, as_of_ms=as_of_ms, dry_run=dry_run)
+        swept = key_service.sweep(rt, SweepIdleKeys(as_of_ms=as_of_ms, dry_run=dry_run))
     if as_json:
         _print_json([_key_row(k) for k in swept])
         return
@@ -433,7 +455,7 @@ def key_expiry_policy(
             if policy.idle_days < 0:
                 err.print("[red]error:[/] --days must be 0 (never) or more.")
                 raise typer.Exit(2)
-            key_service.set_expiry_policy(rt, policy)
+            key_service.set_expiry_policy(rt, SetExpiryPolicy(policy))
     if as_json:
         _print_json({"idleDays": policy.idle_days, "scope": policy.scope.value})
     else:
@@ -456,7 +478,7 @@ def _status_command(status: KeyStatus, verb: str) -> None:
     def command(api_key: Annotated[str, typer.Argument(help="The apiKey.")],
                 home: Home = None, db: Db = None, as_json: AsJson = False) -> None:
         with _runtime(home, db) as rt:
-            key = key_service.set_key_status(rt, api_key, status)
+            key = key_service.set_key_status(rt, SetKeyStatus(api_key, status))
         if as_json:
             _print_json(_key_row(key))
         else:
@@ -494,7 +516,7 @@ def key_delete(api_key: Annotated[str, typer.Argument(help="The apiKey.")],
         if not yes and sys.stdin.isatty() and not _confirmed(recent):
             err.print("nothing deleted")
             raise typer.Exit(1)
-        key = key_service.delete_key(rt, api_key)
+        key = key_service.delete_key(rt, DeleteKey(api_key))
     if as_json:
         _print_json(_key_row(key))
     else:
@@ -513,17 +535,15 @@ def ledger_credit(
 ) -> None:
     """Add funds to an account's balance."""
     with _runtime(home, db) as rt:
-        account_row = account_service.account_by_email(rt, account)
-        owner = ledger_service.Owner(account_row.id,
-                                     Environment.DEMO if demo else Environment.LIVE)
-        balance = ledger_service.credit(rt, owner, ccy, amount)
+        environment = Environment.DEMO if demo else Environment.LIVE
+        balance = ledger_service.credit(rt, Credit(account, ccy, amount, environment=environment))
     result = {"ccy": balance.ccy, "cashBal": str(balance.cash), "availBal": str(balance.available),
-              "environment": owner.environment.value}
+              "environment": environment.value}
     if as_json:
         _print_json(result)
     else:
         out.print(f"{account}: {balance.ccy} balance is now {balance.cash} "
-                  f"({owner.environment.value})")
+                  f"({environment.value})")
 
 
 # -- audit -------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from keyseal.domain.commands import Owner
+from keyseal.domain.keys import Environment
 from keyseal.services import ledger
 from keyseal.services.accounts import account_by_email
 from tests.api.conftest import Api
@@ -88,7 +90,7 @@ async def test_a_refused_order_in_a_batch_changes_nothing_of_it(api: Api) -> Non
     body = envelope(response)
     assert body["code"] == "2"
     assert [d["sCode"] for d in body["data"]] == ["0", "51008"]
-    owner = ledger.Owner(account_by_email(api.rt, email).id, "live")  # type: ignore[arg-type]
+    owner = Owner(account_by_email(api.rt, email).id, Environment.LIVE)
     assert ledger.balances(api.rt, owner)["USDT"].frozen == 500
     all_bad = envelope(await api.post(key, "/api/v5/trade/batch-orders", f"[{bad}]"))
     assert all_bad["code"] == "1" and all_bad["data"][0]["sCode"] == "51008"

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from keyseal.domain.commands import SetKeyStatus
 from keyseal.domain.keys import KeyStatus
 from keyseal.services import keys as key_service
 from keyseal.signing import format_timestamp
@@ -67,11 +68,11 @@ async def test_demo_and_live_keys_need_the_matching_header(api: Api) -> None:
 async def test_disabled_key_is_50100_until_enabled(api: Api) -> None:
     key = api.key()
     assert envelope(await api.get(key, BALANCE))["code"] == "0"
-    key_service.set_key_status(api.rt, key["apiKey"], KeyStatus.DISABLED)
+    key_service.set_key_status(api.rt, SetKeyStatus(key["apiKey"], KeyStatus.DISABLED))
     api.app.state.key_cache.evict(key["apiKey"])  # what the change follower does
     response = await api.get(key, BALANCE)
     assert (response.status_code, envelope(response)["code"]) == (400, "50100")
-    key_service.set_key_status(api.rt, key["apiKey"], KeyStatus.ENABLED)
+    key_service.set_key_status(api.rt, SetKeyStatus(key["apiKey"], KeyStatus.ENABLED))
     api.app.state.key_cache.evict(key["apiKey"])
     assert envelope(await api.get(key, BALANCE))["code"] == "0"
 
@@ -157,11 +158,11 @@ async def test_rate_limit_is_50011_http_429_per_account(api: Api) -> None:
 
 async def test_a_key_id_alone_buys_no_argon2_work_and_no_passphrase_guesses(
         api: Api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import keyseal.http.state as state_module
+    import keyseal.services.keys as key_module
 
     checks: list[str] = []
-    real = state_module.verify_hash
-    monkeypatch.setattr(state_module, "verify_hash",
+    real = key_module.verify_hash
+    monkeypatch.setattr(key_module, "verify_hash",
                         lambda stored, pw: checks.append(pw) or real(stored, pw))
     key = api.key(ip="10.0.0.1")
     for guess in ("Guess-One1", "Guess-Two2", key["passphrase"]):

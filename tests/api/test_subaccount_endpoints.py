@@ -11,18 +11,30 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 from argon2 import PasswordHasher
 
-from keyseal import crypto
+from keyseal import crypto, errors
 from keyseal.domain.accounts import Account
+from keyseal.domain.actors import Actor
+from keyseal.domain.commands import (
+    CreateKey,
+    CreateSubAccount,
+    CreateSubKey,
+    Credit,
+    EditSubKey,
+    SetExpiryPolicy,
+    SetKycLevel,
+    SetRestricted,
+    SweepIdleKeys,
+)
 from keyseal.domain.expiry import DAY_MS, ExpiryPolicy
 from keyseal.domain.keys import Environment
 from keyseal.http.background import ChangeFollower, flush_usage
+from keyseal.http.okx.subaccount import created_key_fields
 from keyseal.services import accounts as account_service
 from keyseal.services import audit as audit_service
 from keyseal.services import keys as key_service
@@ -90,31 +102,29 @@ class Family:
         return ok(await self.get(f"{SUB_APIKEY}?subAcct={sub}"))
 
     def credit(self, sub: str, ccy: str, amount: str) -> None:
-        owner = ledger.Owner(self.subs[sub].id, Environment.LIVE)
-        ledger.credit(self.api.rt, owner, ccy, Decimal(amount))
-        self.api.app.state.balances.evict(self.subs[sub].id)
+        ledger.credit(self.api.rt, Credit(self.email, ccy, amount, sub=sub))
 
     def master_key(self, *, ip: str | None = CLIENT_IP, access: bool = True,
                    perm: str = "read_only,trade") -> dict[str, str]:
-        return key_service.create_key(
-            self.api.rt, self.email, label=f"m{uuid.uuid4().hex[:8]}", passphrase=PASSPHRASE,
-            perm=perm, ip=ip, sub_account_access=access).to_okx()
+        return created_key_fields(key_service.create_key(
+            self.api.rt, CreateKey(self.email, label=f"m{uuid.uuid4().hex[:8]}", passphrase=PASSPHRASE,
+            perm=perm, ip=ip, sub_account_access=access)))
 
     def sub_key(self, sub: str = "alpha01", *, perm: str = "read_only,trade",
                 ip: str | None = None) -> dict[str, str]:
-        return key_service.create_key(
-            self.api.rt, self.email, label=f"s{uuid.uuid4().hex[:8]}", passphrase=PASSPHRASE,
-            perm=perm, ip=ip, sub=sub).to_okx()
+        return created_key_fields(key_service.create_key(
+            self.api.rt, CreateKey(self.email, label=f"s{uuid.uuid4().hex[:8]}", passphrase=PASSPHRASE,
+            perm=perm, ip=ip, sub=sub)))
 
 
 def family(api: Api, subs: tuple[str, ...] = ("alpha01", "bravo02"), *,
            credit: dict[str, str] | None = None, kyc_level: int = 2) -> Family:
     email = make_account(api.rt, kyc_level=kyc_level,
                          credit={"USDT": "10000"} if credit is None else credit)
-    created = {name: account_service.create_sub_account(api.rt, email, name) for name in subs}
-    admin = key_service.create_key(
-        api.rt, email, label="admin", passphrase=PASSPHRASE, perm="read_only,trade",
-        ip=CLIENT_IP, sub_account_access=True).to_okx()
+    created = {name: account_service.create_sub_account(api.rt, CreateSubAccount(email, name)) for name in subs}
+    admin = created_key_fields(key_service.create_key(
+        api.rt, CreateKey(email, label="admin", passphrase=PASSPHRASE, perm="read_only,trade",
+        ip=CLIENT_IP, sub_account_access=True)))
     master = account_service.account_by_email(api.rt, email)
     return Family(api, email, master, admin, created)
 
@@ -226,9 +236,9 @@ async def test_the_secret_appears_in_the_create_response_only(api: Api) -> None:
 
 async def test_create_for_a_demo_master_key_makes_a_demo_key(api: Api) -> None:
     fam = family(api)
-    demo_admin = key_service.create_key(
-        api.rt, fam.email, label="demoadmin", passphrase=PASSPHRASE, perm="read_only,trade",
-        ip=CLIENT_IP, demo=True, sub_account_access=True).to_okx()
+    demo_admin = created_key_fields(key_service.create_key(
+        api.rt, CreateKey(fam.email, label="demoadmin", passphrase=PASSPHRASE, perm="read_only,trade",
+        ip=CLIENT_IP, demo=True, sub_account_access=True)))
     api.clock.advance(1.1)
     response = await api.post(demo_admin, SUB_APIKEY, json.dumps(
         {"subAcct": "alpha01", "label": "demo1", "passphrase": SUB_PASS, "perm": "trade"}),
@@ -236,6 +246,38 @@ async def test_create_for_a_demo_master_key_makes_a_demo_key(api: Api) -> None:
     [created] = ok(response)
     assert envelope(await api.get(created, BALANCE, demo=True))["code"] == "0"
     refused(await api.get(created, BALANCE), "50101", 401)
+
+
+@pytest.mark.parametrize("caller_demo", [True, False], ids=["demo-master", "live-master"])
+async def test_a_master_key_cannot_touch_the_other_environments_sub_keys(
+        api: Api, caller_demo: bool) -> None:
+    """A demo master key must not list, re-bind or delete a live sub-account key (today it
+    could set a live key's ip to 0.0.0.0/0), nor a live master key a demo one: 59506."""
+    fam = family(api)
+    caller = created_key_fields(key_service.create_key(api.rt, CreateKey(
+        fam.email, label="caller", passphrase=PASSPHRASE, perm="read_only,trade", ip=CLIENT_IP,
+        demo=caller_demo, sub_account_access=True)))
+    target = created_key_fields(key_service.create_key(api.rt, CreateKey(
+        fam.email, label="target", passphrase=PASSPHRASE, perm="read_only,trade",
+        ip="203.0.113.7", demo=not caller_demo, sub="alpha01")))
+    ident = {"subAcct": "alpha01", "apiKey": target["apiKey"]}
+
+    async def call(method: str, target_path: str, body: dict[str, Any] | None = None
+                   ) -> httpx.Response:
+        api.clock.advance(1.1)
+        if method == "GET":
+            return await api.get(caller, target_path, demo=caller_demo)
+        return await api.post(caller, target_path, json.dumps(body), demo=caller_demo)
+
+    assert ok(await call("GET", f"{SUB_APIKEY}?subAcct=alpha01")) == []
+    refused(await call("GET", f"{SUB_APIKEY}?subAcct=alpha01&apiKey={target['apiKey']}"), "59506")
+    refused(await call("POST", MODIFY, {**ident, "ip": "0.0.0.0/0"}), "59506")
+    refused(await call("POST", MODIFY, {**ident, "label": "stolen"}), "59506")
+    refused(await call("POST", DELETE, ident), "59506")
+    untouched = key_service.get_key(api.rt, target["apiKey"])
+    assert (untouched.label, untouched.allowlist.wire()) == ("target", "203.0.113.7")
+    assert [e.event for e in audit_service.events(api.rt, api_key=target["apiKey"])] == [
+        "key_created"]
 
 
 # -- who may call ------------------------------------------------------------------------
@@ -420,12 +462,12 @@ async def test_fifty_keys_per_account_then_59501(api: Api) -> None:
 
 async def test_creating_a_key_needs_kyc_level_2_70001(api: Api) -> None:
     fam = family(api)
-    account_service.set_kyc_level(api.rt, fam.email, 1)
+    account_service.set_kyc_level(api.rt, SetKycLevel(fam.email, 1))
     body = refused(await fam.post(SUB_APIKEY, {"subAcct": "alpha01", "label": "bot1",
                                                "passphrase": SUB_PASS}), "70001")
     assert "level 2" in body["msg"]
     assert await fam.keys_of() == []  # the master key still reads; nothing was created
-    account_service.set_kyc_level(api.rt, fam.email, 2)
+    account_service.set_kyc_level(api.rt, SetKycLevel(fam.email, 2))
     assert (await fam.create(label="bot1"))["label"] == "bot1"
 
 
@@ -601,21 +643,24 @@ async def test_restricting_the_master_freezes_its_and_its_subs_keys(api: Api) ->
     sub_key = await fam.create(label="bot1")
     assert envelope(await fam.get(BALANCE, sub_key))["code"] == "0"  # now cached in the gate
 
-    account_service.set_restricted(api.rt, fam.email, True)
-    # even before the change reaches the gate's cache, no key can be created
-    body = refused(await fam.post(SUB_APIKEY, {"subAcct": "alpha01", "label": "bot2",
-                                               "passphrase": SUB_PASS}), "70002")
-    assert "restriction" in body["msg"]
-    refused(await fam.post(MODIFY, {"subAcct": "alpha01", "apiKey": sub_key["apiKey"],
-                                    "label": "bot3"}), "70002")
-
-    api.app.state.key_cache.evict_account(fam.master.id)  # what the change follower does
+    account_service.set_restricted(api.rt, SetRestricted(fam.email, True))
+    # the services refuse key changes whatever a gate has cached
+    actor = Actor.api(fam.admin["apiKey"], fam.master.id, Environment.LIVE, CLIENT_IP)
+    with pytest.raises(errors.OkxError) as create:
+        key_service.create_sub_key(api.rt, CreateSubKey(actor, "alpha01", label="bot2",
+                                                        passphrase=SUB_PASS))
+    assert create.value.code == "70002" and "restriction" in create.value.message
+    with pytest.raises(errors.OkxError) as edit:
+        key_service.edit_sub_key(api.rt, EditSubKey(actor, "alpha01", sub_key["apiKey"],
+                                                    label="bot3"))
+    assert edit.value.code == "70002"
+    # and a process that committed the restriction forgets its cached keys at once
     refused(await fam.get(BALANCE, sub_key), "50100", 400)
     refused(await fam.get(BALANCE), "50100", 400)
     refused(await fam.post(SUB_APIKEY, {"subAcct": "alpha01", "label": "bot2",
                                         "passphrase": SUB_PASS}), "50100", 400)
 
-    account_service.set_restricted(api.rt, fam.email, False)
+    account_service.set_restricted(api.rt, SetRestricted(fam.email, False))
     api.app.state.key_cache.evict_account(fam.master.id)
     assert envelope(await fam.get(BALANCE, sub_key))["code"] == "0"
     assert (await fam.create(label="bot2"))["label"] == "bot2"
@@ -702,11 +747,11 @@ async def test_a_key_created_by_the_server_follows_the_policy_stored_by_the_cli(
     follower = ChangeFollower(api.app.state)
     operator = open_runtime(Settings(home=api.rt.settings.home), clock=api.clock)
     try:
-        key_service.set_expiry_policy(operator, ExpiryPolicy.okx())  # `key expiry-policy --okx`
+        key_service.set_expiry_policy(operator, SetExpiryPolicy(ExpiryPolicy.okx()))  # `key expiry-policy --okx`
         follow(follower)
         reader = await fam.create(label="reader", perm="read_only")  # no IP: never expires
         trader = await fam.create(label="trader", perm="trade")  # no IP: 14 idle days
-        swept = key_service.sweep(operator, as_of_ms=int(api.clock() * 1000) + 15 * DAY_MS)
+        swept = key_service.sweep(operator, SweepIdleKeys(as_of_ms=int(api.clock() * 1000) + 15 * DAY_MS))
     finally:
         operator.close()
     assert [k.api_key for k in swept] == [trader["apiKey"]]
@@ -719,14 +764,14 @@ async def test_usage_pushes_expiry_by_the_policy_stored_by_the_cli(api: Api) -> 
     follower = ChangeFollower(api.app.state)
     operator = open_runtime(Settings(home=api.rt.settings.home), clock=api.clock)
     try:
-        key_service.set_expiry_policy(operator, ExpiryPolicy.okx())
+        key_service.set_expiry_policy(operator, SetExpiryPolicy(ExpiryPolicy.okx()))
         follow(follower)
         api.clock.advance(DAY_MS / 1000)
         assert envelope(await api.get(trader, BALANCE))["code"] == "0"
         flush_usage(api.app.state)  # the server's usage writer
         used_at = int(api.clock() * 1000)
-        assert key_service.sweep(operator, as_of_ms=used_at + 13 * DAY_MS) == []
-        swept = key_service.sweep(operator, as_of_ms=used_at + 15 * DAY_MS)
+        assert key_service.sweep(operator, SweepIdleKeys(as_of_ms=used_at + 13 * DAY_MS)) == []
+        swept = key_service.sweep(operator, SweepIdleKeys(as_of_ms=used_at + 15 * DAY_MS))
     finally:
         operator.close()
     assert [k.api_key for k in swept] == [trader["apiKey"]]

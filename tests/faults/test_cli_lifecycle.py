@@ -21,9 +21,11 @@ import pyotp
 import pytest
 
 from keyseal.clock import ManualClock
+from keyseal.domain.commands import CreateKey
 from keyseal.domain.expiry import DAY_MS
 from keyseal.http.app import create_app
 from keyseal.http.background import flush_usage
+from keyseal.http.okx.subaccount import created_key_fields
 from keyseal.services import accounts as account_service
 from keyseal.services import keys as key_service
 from keyseal.services.runtime import Runtime, open_runtime
@@ -315,8 +317,8 @@ async def test_stale_keys_and_last_use_from_a_signed_request(run: Run, home: Pat
     now = time.time()
     rt = runtime(home, now - 11 * 86_400)  # a key made 11 days ago, never used since
     try:
-        old = key_service.create_key(rt, email, label="old", passphrase=PASS1,
-                                     perm="read_only").to_okx()
+        old = created_key_fields(key_service.create_key(rt, CreateKey(email, label="old", passphrase=PASS1,
+                                     perm="read_only")))
         # the admin key creates a sub-account key through OKX's endpoint, then it is used
         rt.clock = ManualClock(now)  # type: ignore[assignment]
         app = create_app(rt)

@@ -89,15 +89,15 @@ def test_master_key_rotation_keeps_keys_working(run, tmp_path: Path) -> None:  #
     rotated = run("master-key", "rotate", "--json")
     assert json.loads(rotated.stdout) == {"version": 2, "resealed": 1}
     from keyseal.crypto import load_keyring
-    from keyseal.services.keys import load_credentials
+    from keyseal.services.keys import load_entry
     from keyseal.services.runtime import open_runtime
     from keyseal.settings import Settings
 
     rt = open_runtime(Settings(home=tmp_path / "home"))
     try:
         assert sorted(load_keyring(tmp_path / "home", environ={}).keys) == [1, 2]
-        found = load_credentials(rt, made["apiKey"])
-        assert found is not None and found[1] == made["secretKey"].encode()
+        found = load_entry(rt, made["apiKey"])
+        assert found is not None and found.secret == made["secretKey"].encode()
     finally:
         rt.close()
 

@@ -11,12 +11,27 @@ from sqlalchemy import text
 
 from keyseal import errors
 from keyseal.clock import ManualClock
+from keyseal.domain.actors import Actor, ActorKind
+from keyseal.domain.commands import (
+    ConfirmTwoFactor,
+    CreateKey,
+    CreateSubAccount,
+    DeleteKey,
+    EditKey,
+    EnrollTwoFactor,
+    RegenerateKey,
+    SetExpiryPolicy,
+    SetKeyStatus,
+    SetKycLevel,
+    SetRestricted,
+    SweepIdleKeys,
+)
 from keyseal.domain.expiry import DAY_MS, ExpiryPolicy
 from keyseal.domain.keys import KeyStatus
+from keyseal.http.okx.subaccount import created_key_fields
 from keyseal.services import accounts as account_service
 from keyseal.services import audit
 from keyseal.services import keys as key_service
-from keyseal.services.audit import Actor
 from keyseal.services.runtime import Runtime
 from keyseal.store import keys as key_rows
 from tests.conftest import PASSPHRASE, make_account, make_key
@@ -90,14 +105,14 @@ def test_ten_failures_lock_for_fifteen_minutes_known_or_not(rt: Runtime, clock: 
 # -- two-factor ----------------------------------------------------------------------------
 def test_totp_enrolment_single_use_codes_and_recovery_codes(rt: Runtime, clock: ManualClock) -> None:
     email = make_account(rt)
-    enrolment = account_service.enroll_2fa(rt, email)
+    enrolment = account_service.enroll_2fa(rt, EnrollTwoFactor(email))
     assert enrolment.uri.startswith("otpauth://totp/") and "issuer=Keyseal" in enrolment.uri
     assert "<svg" in enrolment.qr_svg()
     totp = pyotp.TOTP(enrolment.secret)
     assert account_service.login(rt, email, PASSWORD)  # pending enrolment asks nothing yet
     with refused("70004"):
-        account_service.confirm_2fa(rt, email, "000000")
-    codes = account_service.confirm_2fa(rt, email, totp.at(clock()))
+        account_service.confirm_2fa(rt, ConfirmTwoFactor(email, "000000"))
+    codes = account_service.confirm_2fa(rt, ConfirmTwoFactor(email, totp.at(clock())))
     assert len(codes) == 10 and len(set(codes)) == 10
     with refused("70003"):
         account_service.login(rt, email, PASSWORD)
@@ -114,24 +129,24 @@ def test_totp_enrolment_single_use_codes_and_recovery_codes(rt: Runtime, clock: 
 
 def test_key_changes_from_the_dashboard_need_a_fresh_code(rt: Runtime, clock: ManualClock) -> None:
     email = make_account(rt)
-    user = Actor("user", email, "203.0.113.9")
+    user = Actor.user(email, None, "203.0.113.9")
     with refused("70011"):  # not enrolled: the dashboard cannot change keys
-        key_service.create_key(rt, email, label="web1", passphrase=PASSPHRASE,
-                               perm="read_only", actor=user)
-    totp = pyotp.TOTP(account_service.enroll_2fa(rt, email).secret)
-    account_service.confirm_2fa(rt, email, totp.at(clock()))
+        key_service.create_key(rt, CreateKey(email, label="web1", passphrase=PASSPHRASE,
+                               perm="read_only", actor=user))
+    totp = pyotp.TOTP(account_service.enroll_2fa(rt, EnrollTwoFactor(email)).secret)
+    account_service.confirm_2fa(rt, ConfirmTwoFactor(email, totp.at(clock())))
     clock.advance(30)
     with refused("70003"):
-        key_service.create_key(rt, email, label="web1", passphrase=PASSPHRASE,
-                               perm="read_only", actor=user)
-    created = key_service.create_key(rt, email, label="web1", passphrase=PASSPHRASE,
-                                     perm="read_only", actor=user, totp_code=totp.at(clock()))
+        key_service.create_key(rt, CreateKey(email, label="web1", passphrase=PASSPHRASE,
+                               perm="read_only", actor=user))
+    created = key_service.create_key(rt, CreateKey(email, label="web1", passphrase=PASSPHRASE,
+                                     perm="read_only", actor=user, totp_code=totp.at(clock())))
     with refused("70004"):
-        key_service.edit_key(rt, created.key.api_key, label="web2", actor=user,
-                             totp_code=totp.at(clock()))
+        key_service.edit_key(rt, EditKey(created.key.api_key, label="web2", actor=user,
+                             totp_code=totp.at(clock())))
     assert key_service.get_key(rt, created.key.api_key).label == "web1"
     # the operator's CLI is trusted and needs no code
-    assert key_service.edit_key(rt, created.key.api_key, label="web2").label == "web2"
+    assert key_service.edit_key(rt, EditKey(created.key.api_key, label="web2")).label == "web2"
 
 
 # -- KYC, restrictions, sub-accounts -------------------------------------------------------
@@ -140,54 +155,54 @@ def test_kyc_level_two_is_needed_to_create_keys(rt: Runtime) -> None:
     with pytest.raises(errors.OkxError) as low:
         make_key(rt, email)
     assert low.value.code == "70001" and "2" in low.value.message
-    account_service.set_kyc_level(rt, email, 2)
+    account_service.set_kyc_level(rt, SetKycLevel(email, 2))
     assert make_key(rt, email)["apiKey"]
     with refused("51000"):
-        account_service.set_kyc_level(rt, email, 4)
+        account_service.set_kyc_level(rt, SetKycLevel(email, 4))
 
 
 def test_restriction_blocks_changes_and_freezes_keys_including_subs(rt: Runtime) -> None:
     email = make_account(rt)
     key = make_key(rt, email)
-    account_service.create_sub_account(rt, email, "desk0001")
-    sub_key = key_service.create_key(rt, email, label="s1", passphrase=PASSPHRASE,
-                                     perm="read_only,trade", sub="desk0001").to_okx()
-    account_service.set_restricted(rt, email, True)
+    account_service.create_sub_account(rt, CreateSubAccount(email, "desk0001"))
+    sub_key = created_key_fields(key_service.create_key(rt, CreateKey(email, label="s1", passphrase=PASSPHRASE,
+                                     perm="read_only,trade", sub="desk0001")))
+    account_service.set_restricted(rt, SetRestricted(email, True))
     with refused("70002"):
         make_key(rt, email)
     with refused("70002"):
-        key_service.edit_key(rt, key["apiKey"], label="renamed")
+        key_service.edit_key(rt, EditKey(key["apiKey"], label="renamed"))
     for api_key in (key["apiKey"], sub_key["apiKey"]):
-        found = key_service.load_credentials(rt, api_key)
-        assert found is not None and found[0].account_restricted  # the gate answers 50100
-    account_service.set_restricted(rt, email, False)
-    assert not key_service.load_credentials(rt, key["apiKey"])[0].account_restricted  # type: ignore[index]
-    assert key_service.edit_key(rt, key["apiKey"], label="renamed").label == "renamed"
+        found = key_service.load_entry(rt, api_key)
+        assert found is not None and found.frozen  # the gate answers 50100
+    account_service.set_restricted(rt, SetRestricted(email, False))
+    assert not key_service.load_entry(rt, key["apiKey"]).frozen  # type: ignore[union-attr]
+    assert key_service.edit_key(rt, EditKey(key["apiKey"], label="renamed")).label == "renamed"
 
 
 def test_sub_accounts(rt: Runtime) -> None:
     email = make_account(rt)
-    sub = account_service.create_sub_account(rt, email, "Trading01")
+    sub = account_service.create_sub_account(rt, CreateSubAccount(email, "Trading01"))
     assert sub.is_sub and sub.email is None and len(sub.uid) == 16
     with refused("70009"):
-        account_service.create_sub_account(rt, email, "Trading01")
+        account_service.create_sub_account(rt, CreateSubAccount(email, "Trading01"))
     for bad in ("short", "has space1", "x" * 21, "dash-dash1"):
         with refused("51000"):
-            account_service.create_sub_account(rt, email, bad)
+            account_service.create_sub_account(rt, CreateSubAccount(email, bad))
     with refused("59504"):
-        key_service.create_key(rt, email, label="w", passphrase=PASSPHRASE,
-                               perm="read_only,withdraw", sub="Trading01")
+        key_service.create_key(rt, CreateKey(email, label="w", passphrase=PASSPHRASE,
+                               perm="read_only,withdraw", sub="Trading01"))
     with refused("51000"):
-        key_service.create_key(rt, email, label="w", passphrase=PASSPHRASE, perm="trade",
-                               sub="Trading01", sub_account_access=True)
+        key_service.create_key(rt, CreateKey(email, label="w", passphrase=PASSPHRASE, perm="trade",
+                               sub="Trading01", sub_account_access=True))
     with refused("59510"):
-        key_service.create_key(rt, email, label="w", passphrase=PASSPHRASE, perm="trade",
-                               sub="Nosuch001")
-    made = key_service.create_key(rt, email, label="w", passphrase=PASSPHRASE, perm="trade",
-                                  sub="Trading01")
-    creds = key_service.load_credentials(rt, made.key.api_key)
-    assert creds is not None and creds[0].master_id is not None
-    assert creds[0].uid == sub.uid and creds[0].main_uid != sub.uid
+        key_service.create_key(rt, CreateKey(email, label="w", passphrase=PASSPHRASE, perm="trade",
+                               sub="Nosuch001"))
+    made = key_service.create_key(rt, CreateKey(email, label="w", passphrase=PASSPHRASE, perm="trade",
+                                  sub="Trading01"))
+    entry = key_service.load_entry(rt, made.key.api_key)
+    assert entry is not None and entry.master_id is not None
+    assert entry.uid == sub.uid and entry.main_uid != sub.uid
     assert [k.label for k in key_service.list_keys(rt, email, sub="Trading01")] == ["w"]
     assert key_service.list_keys(rt, email) == []
 
@@ -198,20 +213,20 @@ def test_edit_changes_label_and_ips_only(rt: Runtime) -> None:
     key = make_key(rt, email, label="bot1", perm="read_only,trade")
     make_key(rt, email, label="taken")
     with pytest.raises(errors.OkxError) as immutable:
-        key_service.edit_key(rt, key["apiKey"], perm="read_only")
+        key_service.edit_key(rt, EditKey(key["apiKey"], perm="read_only"))
     assert immutable.value.code == "70005" and "create a new key" in immutable.value.message
     with refused("70005"):
-        key_service.edit_key(rt, key["apiKey"], passphrase="New-Pass1")
+        key_service.edit_key(rt, EditKey(key["apiKey"], passphrase="New-Pass1"))
     with refused("59502"):
-        key_service.edit_key(rt, key["apiKey"], label="taken")
+        key_service.edit_key(rt, EditKey(key["apiKey"], label="taken"))
     with refused("59503"):
-        key_service.edit_key(rt, key["apiKey"], ip="1.2.3.4 nonsense")
+        key_service.edit_key(rt, EditKey(key["apiKey"], ip="1.2.3.4 nonsense"))
     unchanged = key_service.get_key(rt, key["apiKey"])
     assert (unchanged.label, unchanged.allowlist.wire()) == ("bot1", "")
     assert unchanged.expires_ms is not None
-    bound = key_service.edit_key(rt, key["apiKey"], ip="10.0.0.1, 10.0.0.0/24")
+    bound = key_service.edit_key(rt, EditKey(key["apiKey"], ip="10.0.0.1, 10.0.0.0/24"))
     assert bound.allowlist.wire() == "10.0.0.1,10.0.0.0/24" and bound.expires_ms is None
-    unbound = key_service.edit_key(rt, key["apiKey"], ip="", label="bot2")
+    unbound = key_service.edit_key(rt, EditKey(key["apiKey"], ip="", label="bot2"))
     assert unbound.allowlist.wire() == "" and unbound.label == "bot2"
     assert unbound.expires_ms == unbound.created_ms + 30 * DAY_MS
     assert unbound.permission.wire() == "read_only,trade"
@@ -220,13 +235,13 @@ def test_edit_changes_label_and_ips_only(rt: Runtime) -> None:
 def test_regenerate_copies_settings_under_a_derived_label(rt: Runtime) -> None:
     email = make_account(rt)
     old = make_key(rt, email, label="bot1", perm="read_only,trade", ip="10.0.0.7")
-    first = key_service.regenerate_key(rt, old["apiKey"], passphrase="Other-Pass2",
-                                       disable_old=True)
+    first = key_service.regenerate_key(rt, RegenerateKey(old["apiKey"], passphrase="Other-Pass2",
+                                       disable_old=True))
     assert first.key.label == "bot1v2" and first.secret_key != old["secretKey"]
     assert (first.key.permission.wire(), first.key.allowlist.wire()) == ("read_only,trade",
                                                                           "10.0.0.7")
     assert key_service.get_key(rt, old["apiKey"]).status is KeyStatus.DISABLED
-    second = key_service.regenerate_key(rt, first.key.api_key, passphrase="Other-Pass2")
+    second = key_service.regenerate_key(rt, RegenerateKey(first.key.api_key, passphrase="Other-Pass2"))
     assert second.key.label == "bot1v3"
     assert key_service.get_key(rt, first.key.api_key).status is KeyStatus.ENABLED
 
@@ -249,11 +264,11 @@ def test_idle_keys_without_allowlist_are_swept_after_thirty_days(rt: Runtime, cl
     with rt.db.write() as conn:  # what the gate's usage writer does on day 20
         key_rows.record_usage(conn, [(used["apiKey"], start + 20 * DAY_MS, "1.1.1.1")],
                               idle_ms=30 * DAY_MS)
-    assert key_service.sweep(rt, as_of_ms=start + 29 * DAY_MS) == []
-    preview = key_service.sweep(rt, as_of_ms=start + 31 * DAY_MS, dry_run=True)
+    assert key_service.sweep(rt, SweepIdleKeys(as_of_ms=start + 29 * DAY_MS)) == []
+    preview = key_service.sweep(rt, SweepIdleKeys(as_of_ms=start + 31 * DAY_MS, dry_run=True))
     assert [k.api_key for k in preview] == [idle["apiKey"]]
     assert len(key_service.list_keys(rt, email)) == 4  # a dry run deletes nothing
-    swept = key_service.sweep(rt, as_of_ms=start + 31 * DAY_MS)
+    swept = key_service.sweep(rt, SweepIdleKeys(as_of_ms=start + 31 * DAY_MS))
     assert [k.label for k in swept] == ["idle"]
     clock.advance(60 * DAY_MS / 1000)
     assert [k.label for k in key_service.sweep(rt)] == ["used"]
@@ -267,12 +282,12 @@ def test_okx_policy_spares_read_only_keys(rt: Runtime) -> None:
     email = make_account(rt)
     reader = make_key(rt, email, label="reader")
     trader = make_key(rt, email, label="trader", perm="read_only,trade")
-    assert key_service.set_expiry_policy(rt, ExpiryPolicy.okx()) == 2
+    assert key_service.set_expiry_policy(rt, SetExpiryPolicy(ExpiryPolicy.okx())) == 2
     start = rt.now_ms()
     assert key_service.get_key(rt, reader["apiKey"]).expires_ms is None
     assert key_service.get_key(rt, trader["apiKey"]).expires_ms == start + 14 * DAY_MS
-    assert [k.label for k in key_service.sweep(rt, as_of_ms=start + 15 * DAY_MS)] == ["trader"]
-    later = key_service.set_expiry_policy(rt, ExpiryPolicy(30))
+    assert [k.label for k in key_service.sweep(rt, SweepIdleKeys(as_of_ms=start + 15 * DAY_MS))] == ["trader"]
+    later = key_service.set_expiry_policy(rt, SetExpiryPolicy(ExpiryPolicy(30)))
     assert later == 1 and key_service.get_key(rt, reader["apiKey"]).expires_ms is not None
 
 
@@ -305,10 +320,10 @@ def test_every_key_event_is_audited_without_secrets(rt: Runtime) -> None:
     email = make_account(rt)
     key = make_key(rt, email, label="aud1")
     api_key = key["apiKey"]
-    key_service.edit_key(rt, api_key, label="aud2", ip="10.0.0.1")
-    key_service.set_key_status(rt, api_key, KeyStatus.DISABLED)
-    key_service.set_key_status(rt, api_key, KeyStatus.ENABLED)
-    key_service.delete_key(rt, api_key, actor=Actor("api", "master-key", "198.51.100.4"))
+    key_service.edit_key(rt, EditKey(api_key, label="aud2", ip="10.0.0.1"))
+    key_service.set_key_status(rt, SetKeyStatus(api_key, KeyStatus.DISABLED))
+    key_service.set_key_status(rt, SetKeyStatus(api_key, KeyStatus.ENABLED))
+    key_service.delete_key(rt, DeleteKey(api_key, actor=Actor(ActorKind.API, "master-key", "198.51.100.4")))
     events = audit.events(rt, api_key=api_key)
     assert [e.event for e in reversed(events)] == [
         "key_created", "key_edited", "key_disabled", "key_enabled", "key_deleted"]
@@ -325,8 +340,8 @@ def test_every_key_event_is_audited_without_secrets(rt: Runtime) -> None:
 
 def test_reseal_covers_totp_seeds(rt: Runtime, clock: ManualClock) -> None:
     email = make_account(rt)
-    totp = pyotp.TOTP(account_service.enroll_2fa(rt, email).secret)
-    account_service.confirm_2fa(rt, email, totp.at(clock()))
+    totp = pyotp.TOTP(account_service.enroll_2fa(rt, EnrollTwoFactor(email)).secret)
+    account_service.confirm_2fa(rt, ConfirmTwoFactor(email, totp.at(clock())))
     rt.keyring = rt.keyring.with_new_version()
     assert key_service.reseal_all(rt) == 1
     retired = rt.keyring.__class__({2: rt.keyring.keys[2]})  # version 1 can now be dropped
@@ -336,11 +351,9 @@ def test_reseal_covers_totp_seeds(rt: Runtime, clock: ManualClock) -> None:
 
 
 def test_secrets_stay_out_of_reprs(rt: Runtime) -> None:
-    from keyseal.http.state import _load_entry
-
     key = make_key(rt)
-    entry = _load_entry(rt, key["apiKey"])
-    enrolment = account_service.enroll_2fa(rt, make_account(rt))
+    entry = key_service.load_entry(rt, key["apiKey"])
+    enrolment = account_service.enroll_2fa(rt, EnrollTwoFactor(make_account(rt)))
     text = repr(entry) + repr(rt) + repr(enrolment) + repr(rt.keyring)
     assert key["secretKey"] not in text and enrolment.secret not in text
     assert all(str(k) not in text for k in rt.keyring.keys.values())

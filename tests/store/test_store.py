@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
 
 from keyseal import errors
+from keyseal.domain.commands import (
+    CancelOrder,
+    CreateKey,
+    Credit,
+    DeleteKey,
+    Owner,
+    PlaceOrder,
+    SetKeyStatus,
+    Withdraw,
+)
 from keyseal.domain.keys import Environment, KeyStatus
+from keyseal.domain.market import default_market
+from keyseal.domain.orders import OrderRequest, new_order
 from keyseal.services import accounts as account_service
 from keyseal.services import keys as key_service
 from keyseal.services import ledger
@@ -19,8 +32,23 @@ from keyseal.store.tables import api_keys
 from tests.conftest import PASSPHRASE, make_account, make_key
 
 
-def _owner(rt: Runtime, email: str, env: Environment = Environment.LIVE) -> ledger.Owner:
-    return ledger.Owner(account_service.account_by_email(rt, email).id, env)
+def _owner(rt: Runtime, email: str, env: Environment = Environment.LIVE) -> Owner:
+    return Owner(account_service.account_by_email(rt, email).id, env)
+
+
+def _order(**fields: Any) -> OrderRequest:
+    values = {"inst_id": "BTC-USDT", "td_mode": "cash", "side": "buy", "ord_type": "limit",
+              "sz": "0.01", "px": "50000", "cl_ord_id": "mine1", **fields}
+    return new_order(default_market(), **values)
+
+
+def _place(rt: Runtime, owner: Owner, request: OrderRequest) -> str:
+    """The code of placing ``request``: "0" or the refusal's."""
+    try:
+        ledger.place_order(rt, PlaceOrder(owner, request))
+    except errors.OkxError as refusal:
+        return refusal.code
+    return "0"
 
 
 def test_migrations_are_idempotent_and_reach_the_newest(rt: Runtime) -> None:
@@ -45,8 +73,8 @@ def test_a_copy_of_the_database_holds_no_usable_secret_or_passphrase(rt: Runtime
     assert key["secretKey"].encode() not in dumped and PASSPHRASE.encode() not in dumped
     assert key["secretKey"].encode() not in row.secret_sealed
     assert row.passphrase_hash.startswith("$argon2id$")
-    opened = key_service.load_credentials(rt, key["apiKey"])
-    assert opened is not None and opened[1] == key["secretKey"].encode()
+    opened = key_service.load_entry(rt, key["apiKey"])
+    assert opened is not None and opened.secret == key["secretKey"].encode()
 
 
 def test_key_creation_rules(rt: Runtime) -> None:
@@ -56,7 +84,7 @@ def test_key_creation_rules(rt: Runtime) -> None:
         make_key(rt, email, label="bot1")
     assert taken.value.code == "59502"
     with pytest.raises(errors.OkxError) as bad_passphrase:
-        key_service.create_key(rt, email, label="bot2", passphrase="weak", perm="read_only")
+        key_service.create_key(rt, CreateKey(email, label="bot2", passphrase="weak", perm="read_only"))
     assert bad_passphrase.value.code == "59505"
     assert [k.label for k in key_service.list_keys(rt, email)] == ["bot1"]  # nothing half-made
 
@@ -75,15 +103,15 @@ def test_status_changes_and_deletion_write_the_change_log(rt: Runtime) -> None:
     key = make_key(rt)
     with rt.db.read() as conn:
         start = changes.latest_id(conn)
-    assert key_service.set_key_status(rt, key["apiKey"], KeyStatus.DISABLED).status is KeyStatus.DISABLED
-    key_service.set_key_status(rt, key["apiKey"], KeyStatus.ENABLED)
-    key_service.delete_key(rt, key["apiKey"])
+    assert key_service.set_key_status(rt, SetKeyStatus(key["apiKey"], KeyStatus.DISABLED)).status is KeyStatus.DISABLED
+    key_service.set_key_status(rt, SetKeyStatus(key["apiKey"], KeyStatus.ENABLED))
+    key_service.delete_key(rt, DeleteKey(key["apiKey"]))
     with rt.db.read() as conn:
         kinds = [(c.kind, c.api_key) for c in changes.since(conn, start)]
     assert kinds == [("disabled", key["apiKey"]), ("enabled", key["apiKey"]),
                      ("deleted", key["apiKey"])]
     with pytest.raises(errors.OkxError) as gone:
-        key_service.delete_key(rt, key["apiKey"])
+        key_service.delete_key(rt, DeleteKey(key["apiKey"]))
     assert gone.value.code == "59506"
 
 
@@ -100,25 +128,20 @@ def test_usage_batches_never_move_last_use_backwards(rt: Runtime) -> None:
 def test_orders_freeze_and_cancel_releases(rt: Runtime) -> None:
     email = make_account(rt, credit={"USDT": "1000"})
     owner = _owner(rt, email)
-    order = {"instId": "BTC-USDT", "tdMode": "cash", "side": "buy", "ordType": "limit",
-             "sz": "0.01", "px": "50000", "clOrdId": "mine1"}
-    [ack] = ledger.place_orders(rt, owner, [order])
-    assert ack["sCode"] == "0"
+    placed = ledger.place_order(rt, PlaceOrder(owner, _order()))
     usdt = ledger.balances(rt, owner)["USDT"]
     assert (usdt.cash, usdt.frozen, usdt.available) == (1000, 500, 500)
-    [duplicate] = ledger.place_orders(rt, owner, [order])
-    assert duplicate["sCode"] == "51016"
-    [too_big] = ledger.place_orders(rt, owner, [{**order, "clOrdId": "", "sz": "0.02"}])
-    assert too_big["sCode"] == "51008" and "USDT" in too_big["sMsg"]
+    assert _place(rt, owner, _order()) == "51016"
+    assert _place(rt, owner, _order(cl_ord_id="", sz="0.02")) == "51008"
     assert ledger.balances(rt, owner)["USDT"].frozen == 500  # refusals changed nothing
-    pending = ledger.pending_orders(rt, owner, {})
-    assert [(o["ordId"], o["state"], o["px"], o["sz"]) for o in pending] == [
-        (ack["ordId"], "live", "50000", "0.01")]
-    ledger.cancel_order(rt, owner, {"instId": "BTC-USDT", "clOrdId": "mine1"})
+    pending = ledger.pending_orders(rt, owner)
+    assert [(o.ord_id, o.state, o.px, o.sz) for o in pending] == [
+        (placed.ord_id, "live", "50000", "0.01")]
+    ledger.cancel_order(rt, CancelOrder(owner, "BTC-USDT", cl_ord_id="mine1"))
     assert ledger.balances(rt, owner)["USDT"].available == 1000
-    assert ledger.get_order(rt, owner, {"instId": "BTC-USDT", "ordId": ack["ordId"]})["state"] == "canceled"
+    assert ledger.get_order(rt, owner, "BTC-USDT", ord_id=placed.ord_id).state == "canceled"
     with pytest.raises(errors.OkxError) as again:
-        ledger.cancel_order(rt, owner, {"instId": "BTC-USDT", "ordId": ack["ordId"]})
+        ledger.cancel_order(rt, CancelOrder(owner, "BTC-USDT", ord_id=placed.ord_id))
     assert again.value.code == "51400"
 
 
@@ -126,7 +149,7 @@ def test_demo_and_live_money_are_separate(rt: Runtime) -> None:
     email = make_account(rt, credit={"BTC": "1"})
     demo = _owner(rt, email, Environment.DEMO)
     assert ledger.balances(rt, demo) == {}
-    ledger.credit(rt, demo, "BTC", Decimal("2"))
+    ledger.credit(rt, Credit(email, "BTC", "2", environment=Environment.DEMO))
     assert ledger.balances(rt, demo)["BTC"].cash == 2
     assert ledger.balances(rt, _owner(rt, email))["BTC"].cash == 1
 
@@ -134,16 +157,16 @@ def test_demo_and_live_money_are_separate(rt: Runtime) -> None:
 def test_withdrawal_debits_amount_and_fee_or_changes_nothing(rt: Runtime) -> None:
     email = make_account(rt, credit={"BTC": "1"})
     owner = _owner(rt, email)
-    done = ledger.withdraw(rt, owner, {"ccy": "BTC", "amt": "0.5", "dest": "4",
-                                       "toAddr": "bc1qexample", "chain": "BTC-Bitcoin"})
-    assert done["chain"] == "BTC-Bitcoin" and done["wdId"]
+    done = ledger.withdraw(rt, Withdraw(owner, "BTC", Decimal("0.5"), "4", "bc1qexample",
+                                        chain="BTC-Bitcoin"))
+    assert done.chain == "BTC-Bitcoin" and done.wd_id
     assert ledger.balances(rt, owner)["BTC"].cash == Decimal("0.4999")
     with pytest.raises(errors.OkxError) as short:
-        ledger.withdraw(rt, owner, {"ccy": "BTC", "amt": "0.4999", "dest": "4", "toAddr": "x"})
+        ledger.withdraw(rt, Withdraw(owner, "BTC", Decimal("0.4999"), "4", "x"))
     assert short.value.code == "58350"
     assert ledger.balances(rt, owner)["BTC"].cash == Decimal("0.4999")
     with pytest.raises(errors.OkxError) as demo:
-        ledger.withdraw(rt, _owner(rt, email, Environment.DEMO), {"ccy": "BTC"})
+        ledger.withdraw(rt, Withdraw(_owner(rt, email, Environment.DEMO), "BTC", Decimal(1), "4", "x"))
     assert demo.value.code == "50038"
 
 
@@ -152,6 +175,8 @@ def test_reseal_moves_every_secret_to_the_new_master_key(rt: Runtime) -> None:
     rt.keyring = rt.keyring.with_new_version()
     assert key_service.reseal_all(rt) == 1
     assert key_service.reseal_all(rt) == 0
-    creds, secret = key_service.load_credentials(rt, key["apiKey"]) or (None, b"")
-    assert secret == key["secretKey"].encode()
-    assert creds is not None and rt.keyring.version_of(creds.secret_sealed) == 2
+    entry = key_service.load_entry(rt, key["apiKey"])
+    assert entry is not None and entry.secret == key["secretKey"].encode()
+    with rt.db.read() as conn:
+        sealed = conn.execute(select(api_keys.c.secret_sealed)).scalar_one()
+    assert rt.keyring.version_of(sealed) == 2

@@ -14,8 +14,8 @@ from keyseal.domain.ipallow import IpAllowlist
 from keyseal.domain.keys import Environment, check_label, check_passphrase, looks_like_api_key
 from keyseal.domain.market import default_market
 from keyseal.domain.money import fmt, parse_amount
-from keyseal.domain.orders import parse_order
 from keyseal.domain.permissions import Permission
+from keyseal.http.okx.trade import order_from_wire as parse_order
 
 
 def test_read_is_always_implied_and_wire_order_is_stable() -> None:

@@ -56,6 +56,18 @@ class ApiKey:
         return self.last_used_ms if self.last_used_ms is not None else self.created_ms
 
 
+@dataclass(frozen=True)
+class CreatedKey:
+    """The one moment the secret and passphrase exist outside the holder's hands."""
+
+    key: ApiKey
+    secret_key: str
+    passphrase: str
+
+    def __repr__(self) -> str:
+        return f"CreatedKey(api_key={self.key.api_key!r}, secret_key='***', passphrase='***')"
+
+
 _LABEL = re.compile(rf"[A-Za-z0-9]{{1,{MAX_LABEL_LENGTH}}}")
 _SPECIAL = re.compile(r"[^A-Za-z0-9]")
 

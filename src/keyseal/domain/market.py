@@ -16,20 +16,6 @@ class Instrument:
     min_sz: Decimal
     list_time_ms: int = 1_600_000_000_000
 
-    def to_okx(self) -> dict[str, str]:
-        """The OKX ``public/instruments`` fields for a SPOT instrument."""
-        return {
-            "alias": "", "auctionEndTime": "", "baseCcy": self.base_ccy, "category": "1",
-            "ctMult": "", "ctType": "", "ctVal": "", "ctValCcy": "", "expTime": "",
-            "instFamily": "", "instId": self.inst_id, "instType": "SPOT", "lever": "",
-            "listTime": str(self.list_time_ms), "lotSz": _s(self.lot_sz), "maxIcebergSz": "",
-            "maxLmtAmt": "20000000", "maxLmtSz": "99999999999", "maxMktAmt": "1000000",
-            "maxMktSz": "1000000", "maxStopSz": "", "maxTriggerSz": "", "maxTwapSz": "",
-            "minSz": _s(self.min_sz), "optType": "", "quoteCcy": self.quote_ccy,
-            "ruleType": "normal", "settleCcy": "", "state": "live", "stk": "",
-            "tickSz": _s(self.tick_sz), "uly": "",
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class Chain:
@@ -44,23 +30,6 @@ class Currency:
     name: str
     chains: tuple[Chain, ...]
     usd_price: Decimal
-
-    def to_okx(self) -> list[dict[str, object]]:
-        """One ``asset/currencies`` row per chain, as OKX lists them."""
-        return [
-            {
-                "canDep": True, "canInternal": True, "canWd": True, "ccy": self.ccy,
-                "chain": chain.name, "depQuotaFixed": "", "depQuoteDailyLayer2": "",
-                "fee": _s(chain.fee), "logoLink": "", "mainNet": index == 0,
-                "maxFee": _s(chain.fee), "maxFeeForCtAddr": "", "maxWd": "1000000",
-                "minDep": "0.00000001", "minDepArrivalConfirm": "1", "minFee": _s(chain.fee),
-                "minFeeForCtAddr": "", "minInternal": "0.0001", "minWd": _s(chain.min_wd),
-                "minWdUnlockConfirm": "2", "name": self.name, "needTag": False,
-                "usedDepQuotaFixed": "", "usedWdQuota": "0", "wdQuota": "10000000",
-                "wdTickSz": "8",
-            }
-            for index, chain in enumerate(self.chains)
-        ]
 
     def chain(self, name: str | None) -> Chain | None:
         if not name:
@@ -77,9 +46,6 @@ class Market:
         currency = self.currencies.get(ccy)
         return None if currency is None else amount * currency.usd_price
 
-
-def _s(value: Decimal) -> str:
-    return format(value.normalize(), "f")
 
 
 def default_market() -> Market:

@@ -47,6 +47,7 @@ class KeysealApp:
         # everything imported and built so far lives as long as the process: keep it out of
         # the collector's full passes, which otherwise walk it again and again under load
         gc.freeze()
+        self.state.loop = asyncio.get_running_loop()
         follower = await asyncio.to_thread(ChangeFollower, self.state)
         settings = self.rt.settings
         self._tasks = [

@@ -10,7 +10,7 @@ from keyseal.domain.expiry import ExpiryPolicy
 from keyseal.http.state import ServerState
 from keyseal.services import changes as change_service
 from keyseal.services import keys as key_service
-from keyseal.store.changes import Change
+from keyseal.services.changes import Change
 
 log = logging.getLogger("keyseal.server")
 
@@ -50,16 +50,7 @@ class ChangeFollower:
                 del self._gaps[missing]
 
     def _evict(self, change: Change) -> None:
-        if change.api_key:
-            self.state.key_cache.evict(change.api_key)
-            self.state.close_sessions(api_key=change.api_key)
-        if change.account_id is not None:
-            if change.kind == "ledger":
-                self.state.balances.evict(change.account_id)
-            elif change.kind in change_service.ACCOUNT_WIDE:
-                self.state.key_cache.evict_account(change.account_id)
-                if change.kind == "restricted":
-                    self.state.close_sessions(account_id=change.account_id)
+        self.state.forget([change])
 
     async def run(self, interval_s: float) -> None:
         while True:
@@ -98,8 +89,6 @@ async def sweeper(state: ServerState, interval_s: float) -> None:
     while True:
         try:
             swept = await asyncio.to_thread(key_service.sweep, state.rt)
-            for key in swept:
-                state.key_cache.evict(key.api_key)
             if swept:
                 log.info("swept %d idle key(s)", len(swept))
         except Exception:

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from keyseal import errors
+from keyseal.domain.actors import Actor
+from keyseal.domain.commands import Owner
 from keyseal.domain.permissions import Permission
 from keyseal.gate.ratelimit import Rate
 from keyseal.gate.verifier import Guard, Principal
@@ -43,6 +45,19 @@ class Call:
     def caller(self) -> Principal:
         assert self.principal is not None, "private handler without a principal"
         return self.principal
+
+    @property
+    def owner(self) -> Owner:
+        """Whose money the caller moves: its account, in its key's environment."""
+        caller = self.caller
+        return Owner(caller.key.account_id, caller.environment)
+
+    @property
+    def actor(self) -> Actor:
+        """The calling key, as the actor of a use case."""
+        caller = self.caller
+        return Actor.api(caller.key.api_key, caller.key.account_id, caller.environment,
+                         self.client_ip)
 
     def json(self) -> Any:
         """The body as JSON: 50000 when empty, 50002 when not JSON (or not UTF-8)."""

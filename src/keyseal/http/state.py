@@ -6,7 +6,6 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from keyseal.crypto import verify_hash
 from keyseal.gate.cache import KeyCache
 from keyseal.gate.entry import KeyEntry
 from keyseal.gate.ratelimit import RateLimiter
@@ -14,6 +13,7 @@ from keyseal.gate.usage import UsageRecorder
 from keyseal.gate.verifier import Gate
 from keyseal.services import keys as key_service
 from keyseal.services.balance_cache import BalanceCache
+from keyseal.services.changes import ACCOUNT_WIDE, Change
 from keyseal.services.runtime import Runtime
 
 
@@ -35,6 +35,8 @@ class ServerState:
     balances: BalanceCache
     #: logged-in private WebSocket sessions, by API key
     sessions: dict[str, set[SessionCloser]] = field(default_factory=dict)
+    #: the serving event loop, once started
+    loop: asyncio.AbstractEventLoop | None = None
 
     def close_sessions(self, *, api_key: str | None = None, account_id: int | None = None
                        ) -> None:
@@ -52,21 +54,33 @@ class ServerState:
             asyncio.ensure_future(session.close(
                 4007, "API key has been updated or deleted. Please reconnect."))
 
+    def committed(self, changes: list[Change]) -> None:
+        """This process committed ``changes`` (services run in worker threads): forget them
+        in the event loop's thread. The callback is queued before the worker's result, so the
+        caches are clean before the handler that made the change answers."""
+        loop = self.loop
+        if loop is None or not loop.is_running():
+            self.forget(changes)
+        else:
+            loop.call_soon_threadsafe(self.forget, changes)
 
+    def forget(self, changes: list[Change]) -> None:
+        """Drop what this process cached about changed keys, accounts and balances, and close
+        the WebSocket sessions of changed keys: for the change log's rows, and at once for
+        the changes this process commits itself. Runs in the event loop's thread."""
+        for change in changes:
+            if change.kind == "ledger":
+                if change.account_id is not None:
+                    self.balances.evict(change.account_id)
+                continue
+            if change.api_key:
+                self.key_cache.evict(change.api_key)
+                self.close_sessions(api_key=change.api_key)
+            if change.account_id is not None and change.kind in ACCOUNT_WIDE:
+                self.key_cache.evict_account(change.account_id)
+                if change.kind == "restricted":
+                    self.close_sessions(account_id=change.account_id)
 
-def _load_entry(rt: Runtime, api_key: str) -> KeyEntry | None:
-    found = key_service.load_credentials(rt, api_key)
-    if found is None:
-        return None
-    creds, secret = found
-    key = creds.key
-    return KeyEntry(
-        api_key=key.api_key, account_id=key.account_id, uid=creds.uid, main_uid=creds.main_uid,
-        label=key.label, secret=secret, passphrase_hash=creds.passphrase_hash,
-        permission=key.permission, allowlist=key.allowlist, environment=key.environment,
-        frozen=key.status.value != "enabled" or creds.account_restricted,
-        master_id=creds.master_id, kyc_level=creds.kyc_level,
-        sub_account_access=creds.sub_account_access)
 
 
 def build_state(rt: Runtime) -> ServerState:
@@ -76,12 +90,14 @@ def build_state(rt: Runtime) -> ServerState:
     usage = UsageRecorder()
 
     async def load_key(api_key: str) -> KeyEntry | None:
-        return await asyncio.to_thread(_load_entry, rt, api_key)
+        return await asyncio.to_thread(key_service.load_entry, rt, api_key)
 
     async def check_passphrase(stored: str, candidate: str) -> bool:
-        return await asyncio.to_thread(verify_hash, stored, candidate)
+        return await asyncio.to_thread(key_service.passphrase_matches, stored, candidate)
 
     gate = Gate(clock=rt.clock, cache=cache, load_key=load_key,
                 check_passphrase=check_passphrase, limiter=limiter, usage=usage,
                 window_s=settings.timestamp_window_s)
-    return ServerState(rt, gate, cache, limiter, usage, BalanceCache(rt))
+    state = ServerState(rt, gate, cache, limiter, usage, BalanceCache(rt))
+    rt.after_commit.append(state.committed)  # this process's own changes, at once
+    return state

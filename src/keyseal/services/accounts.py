@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 from sqlalchemy import Connection
@@ -21,11 +23,19 @@ from keyseal.crypto import (
     verify_hash,
 )
 from keyseal.domain.accounts import Account, check_email, check_kyc_level, check_sub_name
+from keyseal.domain.actors import OPERATOR, Actor
+from keyseal.domain.commands import (
+    ConfirmTwoFactor,
+    CreateAccount,
+    CreateSubAccount,
+    EnrollTwoFactor,
+    SetKycLevel,
+    SetRestricted,
+)
 from keyseal.services import audit
-from keyseal.services.audit import OPERATOR, Actor
 from keyseal.services.runtime import Runtime, random_digits
+from keyseal.services.unit_of_work import Work, unit_of_work
 from keyseal.store import accounts as account_rows
-from keyseal.store import changes
 from keyseal.store.accounts import LoginFailures
 
 MIN_PASSWORD_LENGTH = 8
@@ -35,39 +45,43 @@ class AccountExists(Exception):
     pass
 
 
-def create_account(rt: Runtime, email: str, password: str, *, kyc_level: int = 0,
-                   actor: Actor = OPERATOR) -> Account:
+def create_account(rt: Runtime, cmd: CreateAccount) -> Account:
     """Sign-up: email + password (argon2id). The uid is a random 16-digit number."""
-    email = check_email(email)
-    check_kyc_level(kyc_level)
-    if len(password) < MIN_PASSWORD_LENGTH:
+    email = check_email(cmd.email)
+    check_kyc_level(cmd.kyc_level)
+    if len(cmd.password) < MIN_PASSWORD_LENGTH:
         raise errors.PARAM_ERROR(
             "password", detail=f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
-    password_hash = hash_secret(password)
+    password_hash = hash_secret(cmd.password)
     try:
-        with rt.db.write() as conn:
-            if account_rows.by_email(conn, email) is not None:
+        with unit_of_work(rt) as work:
+            if account_rows.by_email(work.conn, email) is not None:
                 raise AccountExists(email)
             account = account_rows.insert_account(
-                conn, uid=_new_uid(conn), email=email, password_hash=password_hash,
-                kyc_level=kyc_level, created_ms=rt.now_ms())
-            audit.record(conn, rt, actor, "signed_up", account_id=account.id,
-                         email=email, kyc_level=kyc_level)
-            return account
+                work.conn, uid=_new_uid(work.conn), email=email, password_hash=password_hash,
+                kyc_level=cmd.kyc_level, created_ms=rt.now_ms())
+            work.audit(cmd.actor, "signed_up", account_id=account.id, email=email,
+                       kyc_level=cmd.kyc_level)
     except IntegrityError:
         raise AccountExists(email) from None
+    return account
 
 
-def _new_uid(conn: object) -> str:
+def _new_uid(conn: Connection) -> str:
     uid = random_digits(16)
-    while account_rows.uid_taken(conn, uid):  # type: ignore[arg-type]
+    while account_rows.uid_taken(conn, uid):
         uid = random_digits(16)
     return uid
 
 
 def account_by_email(rt: Runtime, email: str) -> Account:
     with rt.db.read() as conn:
-        account = account_rows.by_email(conn, email.strip().lower())
+        return by_email(conn, email)
+
+
+def by_email(conn: Connection, email: str) -> Account:
+    """The account with this email, in the caller's transaction; 50008 when there is none."""
+    account = account_rows.by_email(conn, email.strip().lower())
     if account is None:
         raise errors.USER_NOT_FOUND(
             detail=f"no account with email {email!r}; create it with `keyseal account create`")
@@ -76,10 +90,39 @@ def account_by_email(rt: Runtime, email: str) -> Account:
 
 def account_by_id(rt: Runtime, account_id: int) -> Account:
     with rt.db.read() as conn:
-        account = account_rows.by_id(conn, account_id)
+        return by_id(conn, account_id)
+
+
+def by_id(conn: Connection, account_id: int) -> Account:
+    account = account_rows.by_id(conn, account_id)
     if account is None:
         raise errors.USER_NOT_FOUND(detail=f"no account {account_id}")
     return account
+
+
+def master_of(conn: Connection, account: Account) -> Account:
+    """The master account (an account is its own master unless it is a sub-account)."""
+    return account if account.master_id is None else by_id(conn, account.master_id)
+
+
+def sub_of(conn: Connection, master: Account, name: str | None) -> Account:
+    """The master's sub-account called ``name``; 50014 when no name, 59510 when none."""
+    if not name:
+        raise errors.PARAM_EMPTY("subAcct")
+    sub = account_rows.sub_by_name(conn, master.id, name)
+    if sub is None:
+        raise errors.SUB_NOT_FOUND(detail=f"{master.email or master.uid} has no sub-account {name!r}")
+    return sub
+
+
+def acting_master(conn: Connection, actor: Actor) -> Account:
+    """The master account an API or dashboard actor acts for."""
+    if actor.account_id is None:
+        raise errors.USER_NOT_FOUND(detail=f"{actor} acts for no account")
+    master = by_id(conn, actor.account_id)
+    if master.is_sub:
+        raise errors.ONLY_MAIN_ACCOUNT()
+    return master
 
 
 # -- login ---------------------------------------------------------------------------------
@@ -92,9 +135,12 @@ def _decoy_hash() -> str:
 def login(rt: Runtime, email: str, password: str, *, totp_code: str | None = None,
           ip: str | None = None) -> Account:
     """Password (and TOTP, once enrolled). Every failure says only "User not found or
-    password invalid", after the same argon2 work; failures slow down, then lock."""
+    password invalid", after the same argon2 work; failures slow down, then lock.
+
+    The attempt is counted in a transaction of its own before anything is checked, and a
+    failure is audited in one of its own: both must outlast the refusal."""
     key = email.strip().lower()
-    actor = Actor("user", key[:128], ip)
+    actor = Actor.user(key[:128], None, ip)
     attempt = _admit_attempt(rt, key)
     with rt.db.read() as conn:
         account = account_rows.by_email(conn, key)
@@ -103,21 +149,22 @@ def login(rt: Runtime, email: str, password: str, *, totp_code: str | None = Non
     if not password_ok or account is None:
         _login_failed(rt, actor, account, attempt)
         raise errors.LOGIN_FAILED()
+    actor = Actor.user(key[:128], account.id, ip)
     try:
-        _check_second_factor(rt, account, totp_code, required=False)
+        with unit_of_work(rt) as work:
+            _verify_second_factor(work, account, totp_code, required=False)
+            account_rows.clear_login_failures(work.conn, key)
+            work.audit(actor, "login_succeeded", account_id=account.id)
     except errors.OkxError:
         _login_failed(rt, actor, account, attempt, reason="2fa")
         raise
-    with rt.db.write() as conn:
-        account_rows.clear_login_failures(conn, key)
-        audit.record(conn, rt, actor, "login_succeeded", account_id=account.id)
     return account
 
 
 def _admit_attempt(rt: Runtime, key: str) -> LoginFailures:
-    """Refuse the attempt if the email must still wait; else count it as a failure up front,
-    in the same transaction, so parallel attempts cannot all slip past the throttle (success
-    clears the count)."""
+    """Refuse the attempt if ``key`` must still wait; else count it as a failure up front,
+    in its own committed transaction, so parallel attempts cannot all slip past the throttle
+    (success clears the count). Logins count per email, second factors per account."""
     policy = rt.settings.login
     now = rt.now_ms()
     with rt.db.write() as conn:
@@ -142,63 +189,69 @@ def _login_failed(rt: Runtime, actor: Actor, account: Account | None, attempt: L
 
 
 # -- operator actions ----------------------------------------------------------------------
-def set_kyc_level(rt: Runtime, email: str, level: int, *, actor: Actor = OPERATOR) -> Account:
-    check_kyc_level(level)
-    account = account_by_email(rt, email)
-    with rt.db.write() as conn:
-        account_rows.set_fields(conn, account.id, kyc_level=level)
-        changes.record(conn, "kyc", rt.now_ms(), account_id=account.id)
-        audit.record(conn, rt, actor, "kyc_set", account_id=account.id,
-                     old=account.kyc_level, new=level)
-    return account_by_id(rt, account.id)
+def set_kyc_level(rt: Runtime, cmd: SetKycLevel) -> Account:
+    check_kyc_level(cmd.level)
+    with unit_of_work(rt) as work:
+        account = by_email(work.conn, cmd.email)
+        account_rows.lock(work.conn, account.id)
+        account_rows.set_fields(work.conn, account.id, kyc_level=cmd.level)
+        work.changed("kyc", account_id=account.id)
+        work.audit(cmd.actor, "kyc_set", account_id=account.id, old=account.kyc_level,
+                   new=cmd.level)
+    return replace(account, kyc_level=cmd.level)
 
 
-def set_restricted(rt: Runtime, email: str, restricted: bool, *,
-                   actor: Actor = OPERATOR) -> Account:
+def set_restricted(rt: Runtime, cmd: SetRestricted) -> Account:
     """A restricted account cannot create or edit keys, and its keys (and its sub-accounts'
     keys) are refused with 50100 until the restriction is lifted."""
-    account = account_by_email(rt, email)
-    with rt.db.write() as conn:
-        account_rows.set_fields(conn, account.id, restricted=restricted)
-        changes.record(conn, "restricted" if restricted else "unrestricted", rt.now_ms(),
-                       account_id=account.id)
-        audit.record(conn, rt, actor, "restriction_set" if restricted else "restriction_lifted",
-                     account_id=account.id)
-    return account_by_id(rt, account.id)
+    with unit_of_work(rt) as work:
+        account = by_email(work.conn, cmd.email)
+        account_rows.set_fields(work.conn, account.id, restricted=cmd.restricted)
+        work.changed("restricted" if cmd.restricted else "unrestricted", account_id=account.id)
+        work.audit(cmd.actor, "restriction_set" if cmd.restricted else "restriction_lifted",
+                   account_id=account.id)
+    return replace(account, restricted=cmd.restricted)
 
 
-def create_sub_account(rt: Runtime, master_email: str, name: str, *,
-                       actor: Actor = OPERATOR) -> Account:
-    master = account_by_email(rt, master_email)
-    check_sub_name(name)
-    if master.is_sub:
-        raise errors.ONLY_MAIN_ACCOUNT()
+def create_sub_account(rt: Runtime, cmd: CreateSubAccount) -> Account:
+    check_sub_name(cmd.name)
     try:
-        with rt.db.write() as conn:
-            if account_rows.sub_by_name(conn, master.id, name) is not None:
+        with unit_of_work(rt) as work:
+            master = by_email(work.conn, cmd.master_email)
+            if master.is_sub:
+                raise errors.ONLY_MAIN_ACCOUNT()
+            if account_rows.sub_by_name(work.conn, master.id, cmd.name) is not None:
                 raise errors.SUB_NAME_TAKEN()
             sub = account_rows.insert_account(
-                conn, uid=_new_uid(conn), email=None, password_hash=None,
+                work.conn, uid=_new_uid(work.conn), email=None, password_hash=None,
                 kyc_level=master.kyc_level, created_ms=rt.now_ms(), master_id=master.id,
-                sub_name=name)
-            audit.record(conn, rt, actor, "sub_account_created", account_id=master.id,
-                         sub_account=name, sub_uid=sub.uid)
-            return sub
+                sub_name=cmd.name)
+            work.audit(cmd.actor, "sub_account_created", account_id=master.id,
+                       sub_account=cmd.name, sub_uid=sub.uid)
     except IntegrityError:
         raise errors.SUB_NAME_TAKEN() from None
+    return sub
 
 
 def sub_account(rt: Runtime, master: Account, name: str) -> Account:
     with rt.db.read() as conn:
-        sub = account_rows.sub_by_name(conn, master.id, name)
-    if sub is None:
-        raise errors.SUB_NOT_FOUND(detail=f"{master.email or master.uid} has no sub-account {name!r}")
-    return sub
+        return sub_of(conn, master, name)
 
 
 def sub_accounts(rt: Runtime, master: Account) -> list[Account]:
     with rt.db.read() as conn:
         return account_rows.subs_of(conn, master.id)
+
+
+def subs_of_actor(rt: Runtime, actor: Actor) -> list[Account]:
+    """The sub-accounts of the master an API actor acts for."""
+    with rt.db.read() as conn:
+        return account_rows.subs_of(conn, acting_master(conn, actor).id)
+
+
+def sub_of_actor(rt: Runtime, actor: Actor, name: str | None) -> Account:
+    with rt.db.read() as conn:
+        return sub_of(conn, acting_master(conn, actor), name)
 
 
 # -- two-factor ----------------------------------------------------------------------------
@@ -211,74 +264,89 @@ class Enrolment:
         return totp_qr_svg(self.uri)
 
 
-def enroll_2fa(rt: Runtime, email: str, *, actor: Actor = OPERATOR) -> Enrolment:
-    """Start TOTP enrolment: a new seed, pending until a first code confirms it."""
-    account = account_by_email(rt, email)
+def enroll_2fa(rt: Runtime, cmd: EnrollTwoFactor) -> Enrolment:
+    """Start TOTP enrolment: a new seed, pending until a first code confirms it. While 2FA is
+    on, starting again needs a current code, so a stolen session cannot swap the seed."""
+    account = account_by_email(rt, cmd.email)
     secret = new_totp_secret()
     sealed = rt.keyring.seal(secret.encode(), _totp_context(account))
-    with rt.db.write() as conn:
-        account_rows.set_fields(conn, account.id, totp_pending_sealed=sealed)
-        audit.record(conn, rt, actor, "2fa_enrolment_started", account_id=account.id)
+    with second_factor_attempt(rt, account), unit_of_work(rt) as work:
+        if account_rows.totp_state(work.conn, account.id, for_update=True).sealed is not None:
+            _verify_second_factor(work, account, cmd.code, required=True)
+        account_rows.set_fields(work.conn, account.id, totp_pending_sealed=sealed)
+        work.audit(cmd.actor, "2fa_enrolment_started", account_id=account.id)
     return Enrolment(secret, totp_uri(secret, account.email or account.uid))
 
 
-def confirm_2fa(rt: Runtime, email: str, code: str, *, actor: Actor = OPERATOR) -> list[str]:
+def confirm_2fa(rt: Runtime, cmd: ConfirmTwoFactor) -> list[str]:
     """Confirm enrolment with a first code; returns the recovery codes, shown this once."""
-    account = account_by_email(rt, email)
-    with rt.db.write() as conn:
-        state = account_rows.totp_state(conn, account.id, for_update=True)
+    account = account_by_email(rt, cmd.email)
+    codes = new_recovery_codes()
+    with second_factor_attempt(rt, account), unit_of_work(rt) as work:
+        state = account_rows.totp_state(work.conn, account.id, for_update=True)
         if state.pending_sealed is None:
             if state.sealed is not None:
                 raise errors.TWO_FA_INVALID(detail="two-factor authentication is already on; "
                                             "each code works once")
             raise errors.TWO_FA_NOT_ENROLLED(detail="run `keyseal account enroll-2fa` first")
         secret = rt.open_sealed(state.pending_sealed, _totp_context(account)).decode()
-        step = totp_step(secret, code, rt.clock(), None)
+        step = totp_step(secret, cmd.code, rt.clock(), None)
         if step is None:
             raise errors.TWO_FA_INVALID()
-        codes = new_recovery_codes()
-        account_rows.set_fields(conn, account.id, totp_sealed=state.pending_sealed,
+        account_rows.set_fields(work.conn, account.id, totp_sealed=state.pending_sealed,
                                 totp_pending_sealed=None, totp_last_step=step)
-        account_rows.replace_recovery_codes(conn, account.id,
+        account_rows.replace_recovery_codes(work.conn, account.id,
                                             [recovery_code_hash(c) for c in codes])
-        audit.record(conn, rt, actor, "2fa_enabled", account_id=account.id)
+        work.audit(cmd.actor, "2fa_enabled", account_id=account.id)
     return codes
 
 
 def disable_2fa(rt: Runtime, email: str, *, actor: Actor = OPERATOR) -> None:
-    account = account_by_email(rt, email)
+    with unit_of_work(rt) as work:
+        account = by_email(work.conn, email)
+        account_rows.set_fields(work.conn, account.id, totp_sealed=None,
+                                totp_pending_sealed=None, totp_last_step=None)
+        account_rows.replace_recovery_codes(work.conn, account.id, [])
+        work.audit(actor, "2fa_disabled", account_id=account.id)
+
+
+@contextmanager
+def second_factor_attempt(rt: Runtime, account: Account) -> Iterator[None]:
+    """Second-factor codes are throttled like passwords: the attempt is counted before the
+    block (in its own transaction, so a refusal cannot roll the count back) and cleared when
+    the block succeeds."""
+    throttle_key = f"2fa:{account.uid}"
+    _admit_attempt(rt, throttle_key)
+    yield
     with rt.db.write() as conn:
-        account_rows.set_fields(conn, account.id, totp_sealed=None, totp_pending_sealed=None,
-                                totp_last_step=None)
-        account_rows.replace_recovery_codes(conn, account.id, [])
-        audit.record(conn, rt, actor, "2fa_disabled", account_id=account.id)
+        account_rows.clear_login_failures(conn, throttle_key)
 
 
-def check_second_factor(rt: Runtime, account: Account, code: str | None) -> None:
-    """Require a valid, unused TOTP or recovery code (for key changes from the dashboard)."""
-    _check_second_factor(rt, account, code, required=True)
+def check_second_factor(work: Work, account: Account, code: str | None) -> None:
+    """Require a valid, unused TOTP or recovery code (for key changes from the dashboard),
+    in the use case's transaction. Callers count the attempt with ``second_factor_attempt``."""
+    _verify_second_factor(work, account, code, required=True)
 
 
-def _check_second_factor(rt: Runtime, account: Account, code: str | None, *,
-                         required: bool) -> None:
-    with rt.db.write() as conn:
-        state = account_rows.totp_state(conn, account.id, for_update=True)
-        if state.sealed is None:
-            if required:
-                raise errors.TWO_FA_NOT_ENROLLED(detail="enrol with `keyseal account enroll-2fa`")
-            return
-        if not code:
-            raise errors.TWO_FA_REQUIRED()
-        secret = rt.open_sealed(state.sealed, _totp_context(account)).decode()
-        step = totp_step(secret, code, rt.clock(), state.last_step)
-        if step is not None:
-            account_rows.set_fields(conn, account.id, totp_last_step=step)
-            return
-        if account_rows.use_recovery_code(conn, account.id, recovery_code_hash(code),
-                                          rt.now_ms()):
-            audit.record(conn, rt, Actor("user", account.email or account.uid),
-                         "recovery_code_used", account_id=account.id)
-            return
+def _verify_second_factor(work: Work, account: Account, code: str | None, *,
+                          required: bool) -> None:
+    conn, rt = work.conn, work.rt
+    state = account_rows.totp_state(conn, account.id, for_update=True)
+    if state.sealed is None:
+        if required:
+            raise errors.TWO_FA_NOT_ENROLLED(detail="enrol with `keyseal account enroll-2fa`")
+        return
+    if not code:
+        raise errors.TWO_FA_REQUIRED()
+    secret = rt.open_sealed(state.sealed, _totp_context(account)).decode()
+    step = totp_step(secret, code, rt.clock(), state.last_step)
+    if step is not None:
+        account_rows.set_fields(conn, account.id, totp_last_step=step)
+        return
+    if account_rows.use_recovery_code(conn, account.id, recovery_code_hash(code), rt.now_ms()):
+        work.audit(Actor.user(account.email or account.uid, account.id), "recovery_code_used",
+                   account_id=account.id)
+        return
     raise errors.TWO_FA_INVALID()
 
 

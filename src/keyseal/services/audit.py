@@ -1,36 +1,15 @@
-"""Who acts, and the record of what they did."""
+"""The record of what actors did."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
 
+from keyseal.domain.actors import Actor
 from keyseal.services.runtime import Runtime
 from keyseal.store import audit as audit_rows
 from keyseal.store.audit import AuditEvent
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """``operator`` (the CLI, trusted: no 2FA), ``user`` (the dashboard: 2FA for key changes),
-    ``api`` (a master key calling OKX's key-management endpoints), ``system`` (the sweeper)."""
-
-    kind: str
-    name: str
-    ip: str | None = None
-
-    @property
-    def needs_2fa(self) -> bool:
-        return self.kind == "user"
-
-    def __str__(self) -> str:
-        return f"{self.kind}:{self.name}"
-
-
-OPERATOR = Actor("operator", "cli")
-SWEEPER = Actor("system", "sweeper")
 
 
 def record(conn: Connection, rt: Runtime, actor: Actor, event: str, *,

@@ -8,10 +8,10 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from keyseal.domain.commands import Owner
+from keyseal.domain.ledger import Balance
 from keyseal.services import ledger
-from keyseal.services.ledger import Owner
 from keyseal.services.runtime import Runtime
-from keyseal.store.ledger import Balance
 
 
 class Holdings:

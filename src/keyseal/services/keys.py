@@ -1,158 +1,208 @@
-"""API-key actions: create, list, edit, disable, enable, delete, regenerate, expire — and
+"""API-key use cases: create, list, edit, disable, enable, delete, regenerate, expire — and
 loading a key for the gate. Every rule lives here, so the CLI, the OKX endpoints and the
-dashboard refuse the same things with the same codes."""
+dashboard refuse the same things with the same codes. Each use case is one transaction."""
 
 from __future__ import annotations
 
 import contextlib
 import re
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
-from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from keyseal import errors
-from keyseal.crypto import hash_secret, new_api_secret
+from keyseal.crypto import hash_secret, new_api_secret, verify_hash
 from keyseal.domain.accounts import Account
-from keyseal.domain.expiry import DAY_MS, ExpiryPolicy, ExpiryScope
+from keyseal.domain.actors import SWEEPER, Actor
+from keyseal.domain.commands import (
+    CreateKey,
+    CreateSubKey,
+    DeleteKey,
+    DeleteSubKey,
+    EditKey,
+    EditSubKey,
+    ListSubKeys,
+    RegenerateKey,
+    SetExpiryPolicy,
+    SetKeyStatus,
+    SweepIdleKeys,
+)
+from keyseal.domain.expiry import DAY_MS, ExpiryScope
 from keyseal.domain.ipallow import IpAllowlist
 from keyseal.domain.keys import (
     MAX_KEYS_PER_ACCOUNT,
     MAX_LABEL_LENGTH,
     ApiKey,
+    CreatedKey,
     Environment,
     KeyStatus,
     check_label,
     check_passphrase,
 )
 from keyseal.domain.permissions import Permission
-from keyseal.services import audit
-from keyseal.services.accounts import (
-    account_by_email,
-    account_by_id,
-    check_second_factor,
-    reseal_totp_seeds,
-    sub_account,
-)
-from keyseal.services.audit import OPERATOR, SWEEPER, Actor
+from keyseal.gate.entry import KeyEntry
+from keyseal.services import accounts as account_service
+from keyseal.services.accounts import check_second_factor, reseal_totp_seeds, second_factor_attempt
 from keyseal.services.runtime import EXPIRY_POLICY, Runtime
+from keyseal.services.unit_of_work import Work, unit_of_work
 from keyseal.store import accounts as account_rows
-from keyseal.store import changes, meta
 from keyseal.store import keys as key_rows
+from keyseal.store import meta
 
 
-@dataclass(frozen=True)
-class CreatedKey:
-    """The one moment the secret and passphrase exist outside the holder's hands."""
-
-    key: ApiKey
-    secret_key: str
-    passphrase: str
-
-    def to_okx(self) -> dict[str, str]:
-        """The fields OKX returns on creation, with its names."""
-        return {
-            "apiKey": self.key.api_key, "secretKey": self.secret_key,
-            "passphrase": self.passphrase, "label": self.key.label,
-            "perm": self.key.permission.wire(), "ip": self.key.allowlist.wire(),
-            "ts": str(self.key.created_ms),
-        }
-
-    def __repr__(self) -> str:
-        return f"CreatedKey(api_key={self.key.api_key!r}, secret_key='***', passphrase='***')"
+# -- who may change keys -------------------------------------------------------------------
+def _owner_in_scope(work: Work, actor: Actor, account_id: int) -> tuple[Account, Account]:
+    """The key owner's account and its master, provided ``actor`` may act for them (a
+    dashboard user or an API key only for their own account and its sub-accounts). Keys
+    out of scope answer as if they did not exist."""
+    owner = account_service.by_id(work.conn, account_id)
+    if not actor.may_act_for(owner.id, owner.master_id):
+        raise errors.KEY_NOT_FOUND(detail=f"{actor} may not act for account {owner.id}")
+    return owner, account_service.master_of(work.conn, owner)
 
 
-def _authorize_change(rt: Runtime, master: Account, actor: Actor, totp_code: str | None) -> None:
+def _key_in_scope(work: Work, actor: Actor, api_key: str) -> tuple[ApiKey, Account, Account]:
+    """The key, its owner and the owner's master, as ``actor`` may see them: an API actor
+    sees only keys of its own environment (a demo key cannot touch live keys)."""
+    key = key_rows.get(work.conn, api_key)
+    if key is None or (actor.environment is not None and key.environment is not actor.environment):
+        raise errors.KEY_NOT_FOUND(detail=f"no key {api_key} for {actor}")
+    owner, master = _owner_in_scope(work, actor, key.account_id)
+    return key, owner, master
+
+
+def _authorize_change(work: Work, master: Account, actor: Actor, totp_code: str | None) -> None:
     """What any key creation or edit needs of the (master) account and the actor."""
     if master.restricted:
         raise errors.ACCOUNT_RESTRICTED()
     if actor.needs_2fa:
-        check_second_factor(rt, master, totp_code)
+        check_second_factor(work, master, totp_code)
 
 
-def _master_of(rt: Runtime, account: Account) -> Account:
-    return account if account.master_id is None else account_by_id(rt, account.master_id)
+def _second_factor_counted(rt: Runtime, actor: Actor, account_id: int | None
+                           ) -> contextlib.AbstractContextManager[None]:
+    """Second-factor attempts of a dashboard actor are throttled like passwords."""
+    if not actor.needs_2fa or account_id is None:
+        return contextlib.nullcontext()
+    return second_factor_attempt(rt, account_service.account_by_id(rt, account_id))
 
 
-def create_key(rt: Runtime, email: str, *, label: str, passphrase: str, perm: str,
-               ip: str | None = None, demo: bool = False, sub: str | None = None,
-               sub_account_access: bool = False, actor: Actor = OPERATOR,
-               totp_code: str | None = None) -> CreatedKey:
-    """Create a key for the account (or for its sub-account ``sub``)."""
-    master = account_by_email(rt, email)
-    owner = master if sub is None else sub_account(rt, master, sub)
-    return create_key_for(rt, owner, label=label, passphrase=passphrase, perm=perm, ip=ip,
-                          demo=demo, sub_account_access=sub_account_access, actor=actor,
-                          totp_code=totp_code)
+# -- create --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _NewKey:
+    """A key about to be inserted, with its secret material prepared outside the transaction
+    (argon2 is slow; a transaction should not wait for it)."""
+
+    permission: Permission
+    allowlist: IpAllowlist
+    environment: Environment
+    sub_account_access: bool
+    secret: str = field(repr=False)
+    passphrase: str = field(repr=False)
+    passphrase_hash: str = field(repr=False)
 
 
-def create_key_for(rt: Runtime, owner: Account, *, label: str, passphrase: str, perm: str,
-                   ip: object = None, demo: bool = False, sub_account_access: bool = False,
-                   actor: Actor = OPERATOR, totp_code: str | None = None) -> CreatedKey:
-    master = _master_of(rt, owner)
+def _prepare(*, passphrase: str, perm: str, ip: object, environment: Environment,
+             sub_account_access: bool) -> _NewKey:
+    check_passphrase(passphrase)
+    return _NewKey(Permission.parse(perm), IpAllowlist.parse(ip), environment,
+                   sub_account_access, new_api_secret(), passphrase, hash_secret(passphrase))
+
+
+def create_key(rt: Runtime, cmd: CreateKey) -> CreatedKey:
+    """Create a key for the account (or for its sub-account ``cmd.sub``)."""
+    label = check_label(cmd.label)
+    new = _prepare(passphrase=cmd.passphrase, perm=cmd.perm, ip=cmd.ip,
+                   environment=Environment.DEMO if cmd.demo else Environment.LIVE,
+                   sub_account_access=cmd.sub_account_access)
+    master_id = account_service.account_by_email(rt, cmd.account).id if cmd.actor.needs_2fa else None
+    with _second_factor_counted(rt, cmd.actor, master_id), unit_of_work(rt) as work:
+        master = account_service.by_email(work.conn, cmd.account)
+        owner = master if cmd.sub is None else account_service.sub_of(work.conn, master, cmd.sub)
+        _owner_in_scope(work, cmd.actor, owner.id)
+        return _insert(work, owner, account_service.master_of(work.conn, owner), label, new,
+                       cmd.actor, cmd.totp_code)
+
+
+def _insert(work: Work, owner: Account, master: Account, label: str, new: _NewKey,
+            actor: Actor, totp_code: str | None) -> CreatedKey:
+    rt = work.rt
     if master.kyc_level < rt.settings.min_kyc_for_keys:
         raise errors.KYC_REQUIRED(rt.settings.min_kyc_for_keys,
                                   detail=f"the account's level is {master.kyc_level}")
-    _authorize_change(rt, master, actor, totp_code)
-    check_label(label)
-    check_passphrase(passphrase)
-    permission = Permission.parse(perm)
-    allowlist = IpAllowlist.parse(ip)
-    if owner.is_sub and Permission.WITHDRAW in permission:
+    _authorize_change(work, master, actor, totp_code)
+    if owner.is_sub and Permission.WITHDRAW in new.permission:
         raise errors.SUB_NO_WITHDRAW()
-    if owner.is_sub and sub_account_access:
+    if owner.is_sub and new.sub_account_access:
         raise errors.PARAM_ERROR("subAccountAccess",
                                  detail="only a master account's key can manage sub-accounts")
-    environment = Environment.DEMO if demo else Environment.LIVE
     api_key = str(uuid.uuid4())
-    secret = new_api_secret()
     now = rt.now_ms()
-    key = ApiKey(api_key=api_key, account_id=owner.id, label=label, permission=permission,
-                 allowlist=allowlist, environment=environment, status=KeyStatus.ENABLED,
-                 created_ms=now, sub_account_access=sub_account_access,
-                 expires_ms=rt.settings.expiry.expires_ms(permission, bool(allowlist),
-                                                          environment, now))
-    sealed = rt.keyring.seal(secret.encode(), api_key.encode())
-    passphrase_hash = hash_secret(passphrase)
-    try:
-        with rt.db.write() as conn:
-            _insert_new_key(rt, conn, key, sealed, passphrase_hash, actor)
-    except IntegrityError:  # two creations raced for one label
-        raise errors.LABEL_TAKEN() from None
-    return CreatedKey(key, secret, passphrase)
-
-
-def _insert_new_key(rt: Runtime, conn: Connection, key: ApiKey, sealed: bytes,
-                    passphrase_hash: str, actor: Actor) -> None:
-    owner_id, label = key.account_id, key.label
-    account_rows.lock(conn, owner_id)  # the 50-key count and label check hold until commit
-    if key_rows.count_for_account(conn, owner_id) >= MAX_KEYS_PER_ACCOUNT:
+    key = ApiKey(api_key=api_key, account_id=owner.id, label=label,
+                 permission=new.permission, allowlist=new.allowlist,
+                 environment=new.environment, status=KeyStatus.ENABLED, created_ms=now,
+                 sub_account_access=new.sub_account_access,
+                 expires_ms=rt.settings.expiry.expires_ms(new.permission, bool(new.allowlist),
+                                                          new.environment, now))
+    conn = work.conn
+    account_rows.lock(conn, owner.id)  # the 50-key count and label check hold until commit
+    if key_rows.count_for_account(conn, owner.id) >= MAX_KEYS_PER_ACCOUNT:
         raise errors.TOO_MANY_KEYS(MAX_KEYS_PER_ACCOUNT)
-    if key_rows.label_taken(conn, owner_id, label):
+    if key_rows.label_taken(conn, owner.id, label):
         raise errors.LABEL_TAKEN()
-    key_rows.insert_key(conn, key, secret_sealed=sealed, passphrase_hash=passphrase_hash)
-    changes.record(conn, "created", key.created_ms, api_key=key.api_key, account_id=owner_id)
-    audit.record(conn, rt, actor, "key_created", account_id=owner_id, api_key=key.api_key,
-                 label=label, perm=key.permission.wire(), ip=key.allowlist.wire(),
-                 environment=key.environment.value, sub_account_access=key.sub_account_access)
+    sealed = rt.keyring.seal(new.secret.encode(), api_key.encode())
+    try:
+        with conn.begin_nested():  # two creations raced for one label
+            key_rows.insert_key(conn, key, secret_sealed=sealed,
+                                passphrase_hash=new.passphrase_hash)
+    except IntegrityError:
+        raise errors.LABEL_TAKEN() from None
+    work.changed("created", api_key=api_key, account_id=owner.id)
+    work.audit(actor, "key_created", account_id=owner.id, api_key=api_key, label=label,
+               perm=key.permission.wire(), ip=key.allowlist.wire(),
+               environment=key.environment.value, sub_account_access=key.sub_account_access)
+    return CreatedKey(key, new.secret, new.passphrase)
 
 
+def create_sub_key(rt: Runtime, cmd: CreateSubKey) -> tuple[Account, CreatedKey]:
+    """A master key creates a key for one of its sub-accounts, in its own environment."""
+    environment = cmd.actor.environment or Environment.LIVE
+    label = check_label(cmd.label)
+    new = _prepare(passphrase=cmd.passphrase, perm=cmd.perm, ip=cmd.ip,
+                   environment=environment, sub_account_access=False)
+    with unit_of_work(rt) as work:
+        master = account_service.acting_master(work.conn, cmd.actor)
+        sub = account_service.sub_of(work.conn, master, cmd.sub)
+        return sub, _insert(work, sub, master, label, new, cmd.actor, None)
+
+
+# -- read ----------------------------------------------------------------------------------
 def list_keys(rt: Runtime, email: str, *, sub: str | None = None,
               stale_days: float | None = None) -> list[ApiKey]:
     """An account's keys; with ``stale_days``, only those unused for at least that long."""
-    account = account_by_email(rt, email)
-    if sub is not None:
-        account = sub_account(rt, account, sub)
-    return keys_of(rt, account, stale_days=stale_days)
-
-
-def keys_of(rt: Runtime, account: Account, *, stale_days: float | None = None) -> list[ApiKey]:
     with rt.db.read() as conn:
+        account = account_service.by_email(conn, email)
+        if sub is not None:
+            account = account_service.sub_of(conn, account, sub)
         found = key_rows.for_account(conn, account.id)
     if stale_days is not None:
         cutoff = rt.now_ms() - int(stale_days * DAY_MS)
         found = [k for k in found if k.last_activity_ms <= cutoff]
+    return found
+
+
+def list_sub_keys(rt: Runtime, query: ListSubKeys) -> list[ApiKey]:
+    """A sub-account's keys in the calling master key's environment."""
+    with rt.db.read() as conn:
+        master = account_service.acting_master(conn, query.actor)
+        sub = account_service.sub_of(conn, master, query.sub)
+        found = [k for k in key_rows.for_account(conn, sub.id)
+                 if k.environment is query.actor.environment]
+    if query.api_key:
+        found = [k for k in found if k.api_key == query.api_key]
+        if not found:
+            raise errors.KEY_NOT_FOUND()
     return found
 
 
@@ -164,65 +214,110 @@ def get_key(rt: Runtime, api_key: str) -> ApiKey:
     return key
 
 
-def edit_key(rt: Runtime, api_key: str, *, label: object = None, ip: object = None,
-             perm: str | None = None, passphrase: str | None = None,
-             actor: Actor = OPERATOR, totp_code: str | None = None) -> ApiKey:
+# -- change --------------------------------------------------------------------------------
+def edit_key(rt: Runtime, cmd: EditKey) -> ApiKey:
     """Change the label and/or the IP allow-list (``""`` unbinds every IP). Permissions and
     passphrase are immutable: a new key is the way to change them."""
-    if perm is not None:
+    if cmd.perm is not None:
         raise errors.IMMUTABLE_FIELD("permissions")
-    if passphrase is not None:
+    if cmd.passphrase is not None:
         raise errors.IMMUTABLE_FIELD("passphrase")
-    key = get_key(rt, api_key)
-    _authorize_change(rt, _master_of(rt, account_by_id(rt, key.account_id)), actor, totp_code)
-    new_label = key.label if label is None else check_label(label)
-    allowlist = key.allowlist if ip is None else IpAllowlist.parse(ip)
-    expires = rt.settings.expiry.expires_ms(key.permission, bool(allowlist), key.environment,
+    new_label = None if cmd.label is None else check_label(cmd.label)
+    allowlist = None if cmd.ip is None else IpAllowlist.parse(cmd.ip)
+    with _second_factor_counted(rt, cmd.actor, cmd.actor.account_id), unit_of_work(rt) as work:
+        key, _, master = _key_in_scope(work, cmd.actor, cmd.api_key)
+        _authorize_change(work, master, cmd.actor, cmd.totp_code)
+        return _apply_edit(work, key, cmd.actor, new_label, allowlist)
+
+
+def edit_sub_key(rt: Runtime, cmd: EditSubKey) -> tuple[Account, ApiKey]:
+    """A master key edits a key of one of its sub-accounts (same environment only). A
+    ``perm`` other than the key's own is refused: permissions are immutable."""
+    new_label = None if cmd.label is None else check_label(cmd.label)
+    allowlist = None if cmd.ip is None else IpAllowlist.parse(cmd.ip)
+    with unit_of_work(rt) as work:
+        sub, key = _sub_key_in_scope(work, cmd.actor, cmd.sub, cmd.api_key)
+        if cmd.perm is not None and Permission.parse(cmd.perm) != key.permission:
+            raise errors.IMMUTABLE_FIELD("permissions")
+        _authorize_change(work, account_service.master_of(work.conn, sub), cmd.actor, None)
+        return sub, _apply_edit(work, key, cmd.actor, new_label, allowlist)
+
+
+def _sub_key_in_scope(work: Work, actor: Actor, sub_name: str, api_key: str
+                      ) -> tuple[Account, ApiKey]:
+    """The key ``api_key`` of the acting master's sub-account ``sub_name``, in the actor's
+    environment; any other key answers 59506, as if it did not exist."""
+    master = account_service.acting_master(work.conn, actor)
+    sub = account_service.sub_of(work.conn, master, sub_name)
+    if not api_key:
+        raise errors.PARAM_EMPTY("apiKey")
+    key = key_rows.get(work.conn, api_key)
+    if key is None or key.account_id != sub.id or key.environment is not actor.environment:
+        raise errors.KEY_NOT_FOUND(detail=f"{actor}: no key {api_key} of {sub_name} here")
+    return sub, key
+
+
+def _apply_edit(work: Work, key: ApiKey, actor: Actor, label: str | None,
+                allowlist: IpAllowlist | None) -> ApiKey:
+    conn, rt = work.conn, work.rt
+    new_label = key.label if label is None else label
+    new_list = key.allowlist if allowlist is None else allowlist
+    expires = rt.settings.expiry.expires_ms(key.permission, bool(new_list), key.environment,
                                             key.last_activity_ms)
-    with rt.db.write() as conn:
-        account_rows.lock(conn, key.account_id)
-        if new_label != key.label and key_rows.label_taken(conn, key.account_id, new_label):
-            raise errors.LABEL_TAKEN()
-        if not key_rows.update_settings(conn, api_key, label=new_label, ips=allowlist.wire(),
-                                        expires_ms=expires):
-            raise errors.KEY_NOT_FOUND(detail=f"key {api_key} was deleted meanwhile")
-        changes.record(conn, "edited", rt.now_ms(), api_key=api_key)
-        changed = {}
-        if new_label != key.label:
-            changed["label"] = [key.label, new_label]
-        if allowlist.wire() != key.allowlist.wire():
-            changed["ip"] = [key.allowlist.wire(), allowlist.wire()]
-        audit.record(conn, rt, actor, "key_edited", account_id=key.account_id, api_key=api_key,
-                     **changed)
-    return replace(key, label=new_label, allowlist=allowlist, expires_ms=expires)
+    account_rows.lock(conn, key.account_id)
+    if new_label != key.label and key_rows.label_taken(conn, key.account_id, new_label):
+        raise errors.LABEL_TAKEN()
+    if not key_rows.update_settings(conn, key.api_key, label=new_label, ips=new_list.wire(),
+                                    expires_ms=expires):
+        raise errors.KEY_NOT_FOUND(detail=f"key {key.api_key} was deleted meanwhile")
+    work.changed("edited", api_key=key.api_key)
+    changed = {}
+    if new_label != key.label:
+        changed["label"] = [key.label, new_label]
+    if new_list.wire() != key.allowlist.wire():
+        changed["ip"] = [key.allowlist.wire(), new_list.wire()]
+    work.audit(actor, "key_edited", account_id=key.account_id, api_key=key.api_key, **changed)
+    return replace(key, label=new_label, allowlist=new_list, expires_ms=expires)
 
 
-def set_key_status(rt: Runtime, api_key: str, status: KeyStatus, *,
-                   actor: Actor = OPERATOR) -> ApiKey:
+def set_key_status(rt: Runtime, cmd: SetKeyStatus) -> ApiKey:
     """Disable or enable: a disabled key keeps its settings and is refused with 50100."""
-    key = get_key(rt, api_key)
-    with rt.db.write() as conn:
-        if not key_rows.set_status(conn, api_key, status):
-            raise errors.KEY_NOT_FOUND(detail=f"no key {api_key}")
-        changes.record(conn, status.value, rt.now_ms(), api_key=api_key)
-        audit.record(conn, rt, actor, f"key_{status.value}", account_id=key.account_id,
-                     api_key=api_key)
+    with unit_of_work(rt) as work:
+        key, _, _ = _key_in_scope(work, cmd.actor, cmd.api_key)
+        return _set_status(work, key, cmd.status, cmd.actor)
+
+
+def _set_status(work: Work, key: ApiKey, status: KeyStatus, actor: Actor) -> ApiKey:
+    if not key_rows.set_status(work.conn, key.api_key, status):
+        raise errors.KEY_NOT_FOUND(detail=f"no key {key.api_key}")
+    work.changed(status.value, api_key=key.api_key)
+    work.audit(actor, f"key_{status.value}", account_id=key.account_id, api_key=key.api_key)
     return replace(key, status=status)
 
 
-def delete_key(rt: Runtime, api_key: str, *, actor: Actor = OPERATOR,
-               totp_code: str | None = None) -> ApiKey:
+def delete_key(rt: Runtime, cmd: DeleteKey) -> ApiKey:
     """Delete permanently (callers show the last use and confirm first)."""
-    key = get_key(rt, api_key)
-    if actor.needs_2fa:
-        check_second_factor(rt, _master_of(rt, account_by_id(rt, key.account_id)), totp_code)
-    with rt.db.write() as conn:
-        if not key_rows.remove(conn, api_key):
-            raise errors.KEY_NOT_FOUND(detail=f"no key {api_key}")
-        changes.record(conn, "deleted", rt.now_ms(), api_key=api_key, account_id=key.account_id)
-        audit.record(conn, rt, actor, "key_deleted", account_id=key.account_id, api_key=api_key,
-                     label=key.label, last_used_ms=key.last_used_ms,
-                     last_used_ip=key.last_used_ip)
+    with _second_factor_counted(rt, cmd.actor, cmd.actor.account_id), unit_of_work(rt) as work:
+        key, _, master = _key_in_scope(work, cmd.actor, cmd.api_key)
+        if cmd.actor.needs_2fa:
+            check_second_factor(work, master, cmd.totp_code)
+        return _delete(work, key, cmd.actor)
+
+
+def delete_sub_key(rt: Runtime, cmd: DeleteSubKey) -> Account:
+    """A master key deletes a key of one of its sub-accounts (same environment only)."""
+    with unit_of_work(rt) as work:
+        sub, key = _sub_key_in_scope(work, cmd.actor, cmd.sub, cmd.api_key)
+        _delete(work, key, cmd.actor)
+    return sub
+
+
+def _delete(work: Work, key: ApiKey, actor: Actor) -> ApiKey:
+    if not key_rows.remove(work.conn, key.api_key):
+        raise errors.KEY_NOT_FOUND(detail=f"no key {key.api_key}")
+    work.changed("deleted", api_key=key.api_key, account_id=key.account_id)
+    work.audit(actor, "key_deleted", account_id=key.account_id, api_key=key.api_key,
+               label=key.label, last_used_ms=key.last_used_ms, last_used_ip=key.last_used_ip)
     return key
 
 
@@ -241,61 +336,63 @@ def regenerated_label(label: str, taken: set[str]) -> str:
     raise errors.LABEL_TAKEN()
 
 
-def regenerate_key(rt: Runtime, api_key: str, *, passphrase: str, disable_old: bool = False,
-                   actor: Actor = OPERATOR, totp_code: str | None = None) -> CreatedKey:
+def regenerate_key(rt: Runtime, cmd: RegenerateKey) -> CreatedKey:
     """A lost secret or passphrase cannot be recovered: make a new key with the same settings
-    (a new label derived from the old one), and optionally disable the old one."""
-    old = get_key(rt, api_key)
-    owner = account_by_id(rt, old.account_id)
-    taken = {k.label for k in keys_of(rt, owner)}
-    created = create_key_for(
-        rt, owner, label=regenerated_label(old.label, taken), passphrase=passphrase,
-        perm=old.permission.wire(), ip=old.allowlist.wire(),
-        demo=old.environment is Environment.DEMO, sub_account_access=old.sub_account_access,
-        actor=actor, totp_code=totp_code)
-    with rt.db.write() as conn:
-        audit.record(conn, rt, actor, "key_regenerated", account_id=old.account_id,
-                     api_key=api_key, new_api_key=created.key.api_key)
-    if disable_old:  # deleted or swept meanwhile: it is gone, which is the aim
-        with contextlib.suppress(errors.OkxError):
-            set_key_status(rt, api_key, KeyStatus.DISABLED, actor=actor)
+    (a new label derived from the old one), and optionally disable the old one — all in one
+    transaction."""
+    old = get_key(rt, cmd.api_key)
+    new = _prepare(passphrase=cmd.passphrase, perm=old.permission.wire(),
+                   ip=old.allowlist.wire(), environment=old.environment,
+                   sub_account_access=old.sub_account_access)
+    with _second_factor_counted(rt, cmd.actor, cmd.actor.account_id), unit_of_work(rt) as work:
+        old, owner, master = _key_in_scope(work, cmd.actor, cmd.api_key)
+        taken = {k.label for k in key_rows.for_account(work.conn, owner.id)}
+        created = _insert(work, owner, master, regenerated_label(old.label, taken), new,
+                          cmd.actor, cmd.totp_code)
+        work.audit(cmd.actor, "key_regenerated", account_id=old.account_id,
+                   api_key=old.api_key, new_api_key=created.key.api_key)
+        if cmd.disable_old:
+            _set_status(work, old, KeyStatus.DISABLED, cmd.actor)
     return created
 
 
-def sweep(rt: Runtime, *, as_of_ms: int | None = None, dry_run: bool = False,
-          batch: int = 500) -> list[ApiKey]:
+# -- inactivity ----------------------------------------------------------------------------
+def sweep(rt: Runtime, cmd: SweepIdleKeys | None = None) -> list[ApiKey]:
     """Delete keys idle past the inactivity rule. Reads only expired keys (an index range),
-    so its cost grows with the keys it removes, not with all keys."""
-    as_of = rt.now_ms() if as_of_ms is None else as_of_ms
+    so its cost grows with the keys it removes, not with all keys. Each key is reported by
+    the sweeper that actually deleted it, however many processes sweep at once."""
+    cmd = cmd or SweepIdleKeys()
+    as_of = rt.now_ms() if cmd.as_of_ms is None else cmd.as_of_ms
     removed: list[ApiKey] = []
     while True:
-        with rt.db.write() as conn:
-            due = key_rows.expired(conn, as_of, limit=batch)
-            if dry_run:
+        with unit_of_work(rt) as work:
+            due = key_rows.expired(work.conn, as_of, limit=cmd.batch)
+            if cmd.dry_run:
                 return due
             for key in due:
-                key_rows.remove(conn, key.api_key)
-                changes.record(conn, "expired", rt.now_ms(), api_key=key.api_key,
-                               account_id=key.account_id)
-                audit.record(conn, rt, SWEEPER, "key_expired", account_id=key.account_id,
-                             api_key=key.api_key, label=key.label,
-                             last_activity_ms=key.last_activity_ms,
-                             idle_days=rt.settings.expiry.idle_days)
-        removed.extend(due)
-        if len(due) < batch:
+                if not key_rows.remove(work.conn, key.api_key):
+                    continue  # another sweeper (or a delete) got there first
+                work.changed("expired", api_key=key.api_key, account_id=key.account_id)
+                work.audit(SWEEPER, "key_expired", account_id=key.account_id,
+                           api_key=key.api_key, label=key.label,
+                           last_activity_ms=key.last_activity_ms,
+                           idle_days=rt.settings.expiry.idle_days)
+                removed.append(key)
+        if len(due) < cmd.batch:
             return removed
 
 
-def set_expiry_policy(rt: Runtime, policy: ExpiryPolicy, *, actor: Actor = OPERATOR) -> int:
+def set_expiry_policy(rt: Runtime, cmd: SetExpiryPolicy) -> int:
     """Store the inactivity policy for every process and re-derive every key's expiry under
     it (one statement); returns how many keys were looked at."""
-    with rt.db.write() as conn:
-        meta.put(conn, EXPIRY_POLICY, policy.to_text())
-        changes.record(conn, "policy", rt.now_ms())  # running servers reload it
-        count = key_rows.recompute_expiry(conn, policy.idle_days * DAY_MS,
+    policy = cmd.policy
+    with unit_of_work(rt) as work:
+        meta.put(work.conn, EXPIRY_POLICY, policy.to_text())
+        work.changed("policy")  # running servers reload it
+        count = key_rows.recompute_expiry(work.conn, policy.idle_days * DAY_MS,
                                           policy.scope is ExpiryScope.TRADE_OR_WITHDRAW)
-        audit.record(conn, rt, actor, "expiry_policy_set", idle_days=policy.idle_days,
-                     scope=policy.scope.value)
+        work.audit(cmd.actor, "expiry_policy_set", idle_days=policy.idle_days,
+                   scope=policy.scope.value)
     rt.settings.expiry = policy
     return count
 
@@ -306,13 +403,27 @@ def record_usage(rt: Runtime, usage: list[tuple[str, int, str]]) -> None:
         key_rows.record_usage(conn, usage, rt.settings.expiry.idle_days * DAY_MS)
 
 
-def load_credentials(rt: Runtime, api_key: str) -> tuple[key_rows.KeyCredentials, bytes] | None:
-    """The key and its opened secret, for the gate's cache; None if there is no such key."""
+def load_entry(rt: Runtime, api_key: str) -> KeyEntry | None:
+    """What the gate caches for a key, its secret opened; None if there is no such key."""
     with rt.db.read() as conn:
         found = key_rows.credentials(conn, api_key)
     if found is None:
         return None
-    return found, rt.open_sealed(found.secret_sealed, api_key.encode())
+    key = found.key
+    return KeyEntry(
+        api_key=key.api_key, account_id=key.account_id, uid=found.uid, main_uid=found.main_uid,
+        label=key.label, secret=rt.open_sealed(found.secret_sealed, api_key.encode()),
+        passphrase_hash=found.passphrase_hash, permission=key.permission,
+        allowlist=key.allowlist, environment=key.environment,
+        frozen=key.status is not KeyStatus.ENABLED or found.account_restricted,
+        master_id=found.master_id, kyc_level=found.kyc_level,
+        sub_account_access=key.sub_account_access)
+
+
+def passphrase_matches(stored_hash: str, candidate: str) -> bool:
+    """The slow argon2 check of a passphrase (the gate runs it off the event loop, once per
+    key and process)."""
+    return verify_hash(stored_hash, candidate)
 
 
 def reseal_all(rt: Runtime) -> int:

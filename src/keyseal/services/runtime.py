@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from keyseal.clock import Clock, millis, system_clock
 from keyseal.crypto import MasterKeyring, load_keyring
@@ -21,6 +23,9 @@ class Runtime:
     db: Database
     keyring: MasterKeyring
     clock: Clock = field(default=system_clock)
+    #: called with the changes of each committed unit of work, so this process's caches
+    #: hear of its own changes at once
+    after_commit: list[Callable[[list[Any]], None]] = field(default_factory=list, repr=False)
 
     def now_ms(self) -> int:
         return millis(self.clock)

@@ -7,7 +7,6 @@ read on the hot path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -15,20 +14,10 @@ from sqlalchemy import Connection, and_, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from keyseal.domain.ledger import Balance
 from keyseal.domain.money import ZERO, fmt
+from keyseal.domain.orders import Order
 from keyseal.store.tables import balances, ledger_entries, orders, withdrawals
-
-
-@dataclass(frozen=True, slots=True)
-class Balance:
-    ccy: str
-    cash: Decimal
-    frozen: Decimal
-    updated_ms: int
-
-    @property
-    def available(self) -> Decimal:
-        return self.cash - self.frozen
 
 
 def balances_of(conn: Connection, account_id: int, environment: str) -> dict[str, Balance]:
@@ -81,7 +70,7 @@ def insert_order(conn: Connection, **values: Any) -> None:
 
 def find_order(conn: Connection, account_id: int, environment: str, inst_id: str, *,
                ord_id: str | None = None, cl_ord_id: str | None = None,
-               for_update: bool = False) -> Any:
+               for_update: bool = False) -> Order | None:
     query = select(orders).where(and_(
         orders.c.account_id == account_id, orders.c.environment == environment,
         orders.c.inst_id == inst_id))
@@ -93,7 +82,15 @@ def find_order(conn: Connection, account_id: int, environment: str, inst_id: str
         return None
     if for_update and conn.dialect.name == "postgresql":
         query = query.with_for_update()
-    return conn.execute(query).first()
+    row = conn.execute(query).first()
+    return None if row is None else _order(row)
+
+
+def _order(row: Any) -> Order:
+    return Order(ord_id=row.ord_id, inst_id=row.inst_id, cl_ord_id=row.cl_ord_id, tag=row.tag,
+                 side=row.side, ord_type=row.ord_type, px=row.px, sz=row.sz, state=row.state,
+                 frozen_ccy=row.frozen_ccy, frozen_amount=row.frozen_amount,
+                 created_ms=row.created_ms, updated_ms=row.updated_ms)
 
 
 def live_cl_ord_id_taken(conn: Connection, account_id: int, environment: str,
@@ -110,7 +107,7 @@ def set_order_state(conn: Connection, ord_id: str, state: str, ts_ms: int) -> No
 
 def open_orders(conn: Connection, account_id: int, environment: str, *,
                 inst_id: str | None = None, ord_type: str | None = None,
-                limit: int = 100) -> list[Any]:
+                limit: int = 100) -> list[Order]:
     query = select(orders).where(and_(
         orders.c.account_id == account_id, orders.c.environment == environment,
         orders.c.state == "live"))
@@ -118,7 +115,7 @@ def open_orders(conn: Connection, account_id: int, environment: str, *,
         query = query.where(orders.c.inst_id == inst_id)
     if ord_type:
         query = query.where(orders.c.ord_type == ord_type)
-    return list(conn.execute(query.order_by(orders.c.created_ms.desc()).limit(limit)))
+    return [_order(r) for r in conn.execute(query.order_by(orders.c.created_ms.desc()).limit(limit))]
 
 
 # -- withdrawals ---------------------------------------------------------------------------

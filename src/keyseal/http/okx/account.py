@@ -8,14 +8,14 @@ from typing import Any
 import orjson
 
 from keyseal.clock import millis
+from keyseal.domain.ledger import Balance
 from keyseal.domain.market import Market
 from keyseal.domain.money import fmt
 from keyseal.domain.permissions import Permission
 from keyseal.gate.ratelimit import Rate
-from keyseal.http.okx.common import ccy_filter, owner
+from keyseal.http.okx.params import ccy_filter
 from keyseal.http.routes import Call, RouteTable
 from keyseal.services.balance_cache import Holdings
-from keyseal.store.ledger import Balance
 
 table = RouteTable()
 
@@ -23,8 +23,8 @@ table = RouteTable()
 @table.private("GET", "/api/v5/account/balance", Permission.READ, Rate(10, 2))
 async def balance(call: Call) -> list[Any]:
     """Trading-account balance: equity, available and frozen per currency."""
-    held = await call.state.balances.get(owner(call))
-    return [trading_balance(call, held, ccy_filter(call))]
+    held = await call.state.balances.get(call.owner)
+    return [trading_balance(call, held, ccy_filter(call.query))]
 
 
 def trading_balance(call: Call, held: Holdings, wanted: set[str] | None) -> dict[str, Any]:

@@ -6,6 +6,8 @@ from typing import Any
 
 from keyseal import errors
 from keyseal.clock import millis
+from keyseal.domain.market import Instrument
+from keyseal.domain.money import fmt
 from keyseal.gate.ratelimit import Rate
 from keyseal.http.routes import Call, RouteTable
 
@@ -31,4 +33,20 @@ async def instruments(call: Call) -> list[Any]:
         raise errors.PARAM_ERROR("instType")
     inst_id = call.query.get("instId")
     market = call.state.rt.settings.market
-    return [i.to_okx() for i in market.instruments.values() if not inst_id or i.inst_id == inst_id]
+    return [instrument_fields(i) for i in market.instruments.values()
+            if not inst_id or i.inst_id == inst_id]
+
+
+def instrument_fields(instrument: Instrument) -> dict[str, str]:
+    """The OKX ``public/instruments`` fields for a SPOT instrument."""
+    return {
+        "alias": "", "auctionEndTime": "", "baseCcy": instrument.base_ccy, "category": "1",
+        "ctMult": "", "ctType": "", "ctVal": "", "ctValCcy": "", "expTime": "",
+        "instFamily": "", "instId": instrument.inst_id, "instType": "SPOT", "lever": "",
+        "listTime": str(instrument.list_time_ms), "lotSz": fmt(instrument.lot_sz),
+        "maxIcebergSz": "", "maxLmtAmt": "20000000", "maxLmtSz": "99999999999",
+        "maxMktAmt": "1000000", "maxMktSz": "1000000", "maxStopSz": "", "maxTriggerSz": "",
+        "maxTwapSz": "", "minSz": fmt(instrument.min_sz), "optType": "",
+        "quoteCcy": instrument.quote_ccy, "ruleType": "normal", "settleCcy": "",
+        "state": "live", "stk": "", "tickSz": fmt(instrument.tick_sz), "uly": "",
+    }

@@ -6,18 +6,78 @@ import asyncio
 from typing import Any
 
 from keyseal import errors
-from keyseal.domain.orders import MAX_BATCH
+from keyseal.domain.commands import CancelOrder, PlaceOrder
+from keyseal.domain.market import Market
+from keyseal.domain.orders import MAX_BATCH, Order, OrderRequest, new_order
 from keyseal.domain.permissions import Permission
 from keyseal.gate.ratelimit import Rate
-from keyseal.http.okx.common import owner
+from keyseal.http.okx.params import given, limit, required, text
 from keyseal.http.routes import Call, Reply, RouteTable
 from keyseal.services import ledger
 
 table = RouteTable()
 
 
-def _batch_reply(acks: list[dict[str, str]]) -> Reply | list[Any]:
-    """OKX's convention: code 0 when all succeed, 1 when all fail, 2 when some do."""
+def order_fields(order: Order) -> dict[str, Any]:
+    """An order in the shape of OKX's ``trade/order`` and ``orders-pending``."""
+    buy = order.side == "buy"
+    return {
+        "accFillSz": "0", "algoClOrdId": "", "algoId": "", "attachAlgoClOrdId": "",
+        "attachAlgoOrds": [], "avgPx": "", "cTime": str(order.created_ms), "cancelSource": "",
+        "cancelSourceReason": "", "category": "normal", "ccy": "", "clOrdId": order.cl_ord_id,
+        "fee": "0", "feeCcy": order.base_ccy if buy else order.quote_ccy,
+        "fillPx": "", "fillSz": "0", "fillTime": "", "instId": order.inst_id,
+        "instType": "SPOT", "isTpLimit": "false", "lever": "", "linkedAlgoOrd": {"algoId": ""},
+        "ordId": order.ord_id, "ordType": order.ord_type, "pnl": "0", "posSide": "net",
+        "px": order.px, "pxType": "", "pxUsd": "", "pxVol": "", "quickMgnType": "",
+        "rebate": "0", "rebateCcy": order.quote_ccy if buy else order.base_ccy,
+        "reduceOnly": "false", "side": order.side, "slOrdPx": "", "slTriggerPx": "",
+        "slTriggerPxType": "", "source": "", "state": order.state, "stpId": "", "stpMode": "",
+        "sz": order.sz, "tag": order.tag, "tdMode": "cash", "tgtCcy": "", "tpOrdPx": "",
+        "tpTriggerPx": "", "tpTriggerPxType": "", "tradeId": "", "uTime": str(order.updated_ms),
+    }
+
+
+def order_from_wire(body: object, market: Market) -> OrderRequest:
+    """One order object of OKX's ``trade/order`` body, validated."""
+    if not isinstance(body, dict):
+        raise errors.PARAM_ERROR("body")
+    for field in ("instId", "tdMode", "side", "ordType", "sz"):
+        required(body, field)
+    tag = given(body, "tag")
+    if tag is not None and not isinstance(tag, str):
+        raise errors.PARAM_ERROR("tag")
+    return new_order(market, inst_id=str(body["instId"]),
+                     td_mode=str(body["tdMode"]), side=str(body["side"]),
+                     ord_type=str(body["ordType"]), px=given(body, "px"), sz=body["sz"],
+                     cl_ord_id=text(body, "clOrdId") or "", tag=tag or "",
+                     tgt_ccy=text(body, "tgtCcy"))
+
+
+def _ack(call: Call, body: object, placed: Order | None, refusal: errors.OkxError | None
+         ) -> dict[str, str]:
+    if placed is not None:
+        return {"clOrdId": placed.cl_ord_id, "ordId": placed.ord_id, "sCode": "0",
+                "sMsg": "Order placed", "tag": placed.tag, "ts": str(placed.created_ms)}
+    fields = body if isinstance(body, dict) else {}
+    assert refusal is not None
+    return {"clOrdId": text(fields, "clOrdId") or "", "ordId": "", "sCode": refusal.code,
+            "sMsg": refusal.message, "tag": text(fields, "tag") or "",
+            "ts": str(call.state.rt.now_ms())}
+
+
+async def _place_each(call: Call, bodies: list[Any]) -> Reply | list[Any]:
+    """Each order succeeds or fails on its own (its own transaction); OKX's batch codes: 0
+    when all succeed, 1 when all fail, 2 when some do."""
+    acks = []
+    market = call.state.rt.settings.market
+    for body in bodies:
+        try:
+            placed = await asyncio.to_thread(ledger.place_order, call.state.rt,
+                                             PlaceOrder(call.owner, order_from_wire(body, market)))
+            acks.append(_ack(call, body, placed, None))
+        except errors.OkxError as refusal:
+            acks.append(_ack(call, body, None, refusal))
     failed = sum(ack["sCode"] != "0" for ack in acks)
     if failed == 0:
         return acks
@@ -26,17 +86,10 @@ def _batch_reply(acks: list[dict[str, str]]) -> Reply | list[Any]:
     return Reply(errors.PARTIAL_SUCCESS.code, errors.PARTIAL_SUCCESS.message, acks)
 
 
-async def _place(call: Call, bodies: list[Any]) -> list[dict[str, str]]:
-    who = owner(call)
-    acks = await asyncio.to_thread(ledger.place_orders, call.state.rt, who, bodies)
-    call.state.balances.evict(who.account_id)
-    return acks
-
-
 @table.private("POST", "/api/v5/trade/order", Permission.TRADE, Rate(60, 2))
 async def place_order(call: Call) -> Reply | list[Any]:
     """Place one order."""
-    return _batch_reply(await _place(call, [call.json_object()]))
+    return await _place_each(call, [call.json_object()])
 
 
 @table.private("POST", "/api/v5/trade/batch-orders", Permission.TRADE, Rate(300, 2))
@@ -47,33 +100,43 @@ async def place_batch(call: Call) -> Reply | list[Any]:
         raise errors.PARAM_ERROR("body", detail="expected a JSON array of orders")
     if len(body) > MAX_BATCH:
         raise errors.BATCH_TOO_LARGE(MAX_BATCH)
-    return _batch_reply(await _place(call, body))
+    return await _place_each(call, body)
 
 
 @table.private("POST", "/api/v5/trade/cancel-order", Permission.TRADE, Rate(60, 2))
 async def cancel_order(call: Call) -> Reply | list[Any]:
     """Cancel a live order by ordId or clOrdId; its frozen funds are released."""
     body = call.json_object()
-    who = owner(call)
+    command = CancelOrder(call.owner, text(body, "instId") or "", text(body, "ordId"),
+                          text(body, "clOrdId"))
     try:
-        result = await asyncio.to_thread(ledger.cancel_order, call.state.rt, who, body)
+        order = await asyncio.to_thread(ledger.cancel_order, call.state.rt, command)
     except errors.OkxError as refusal:
         if refusal.error is not errors.CANCEL_FAILED:
             raise
         return Reply(errors.OPERATION_FAILED.code, "", [{
-            "clOrdId": str(body.get("clOrdId") or ""), "ordId": str(body.get("ordId") or ""),
+            "clOrdId": command.cl_ord_id or "", "ordId": command.ord_id or "",
             "sCode": refusal.code, "sMsg": refusal.message, "ts": ""}])
-    call.state.balances.evict(who.account_id)
-    return [result]
+    return [{"clOrdId": order.cl_ord_id, "ordId": order.ord_id, "sCode": "0", "sMsg": "",
+             "ts": str(order.updated_ms)}]
 
 
 @table.private("GET", "/api/v5/trade/orders-pending", Permission.READ, Rate(60, 2))
 async def orders_pending(call: Call) -> list[Any]:
     """Live orders, newest first."""
-    return await asyncio.to_thread(ledger.pending_orders, call.state.rt, owner(call), call.query)
+    inst_type = call.query.get("instType")
+    if inst_type and inst_type != "SPOT":
+        return []
+    found = await asyncio.to_thread(
+        ledger.pending_orders, call.state.rt, call.owner, inst_id=call.query.get("instId") or None,
+        ord_type=call.query.get("ordType") or None, limit=limit(call.query))
+    return [order_fields(o) for o in found]
 
 
 @table.private("GET", "/api/v5/trade/order", Permission.READ, Rate(60, 2))
 async def order_details(call: Call) -> list[Any]:
     """One order by ordId or clOrdId."""
-    return [await asyncio.to_thread(ledger.get_order, call.state.rt, owner(call), call.query)]
+    order = await asyncio.to_thread(
+        ledger.get_order, call.state.rt, call.owner, call.query.get("instId") or "",
+        ord_id=call.query.get("ordId") or None, cl_ord_id=call.query.get("clOrdId") or None)
+    return [order_fields(order)]
