@@ -61,6 +61,8 @@ SYSTEM_ERROR = ErrorCode("50026", "System error. Try again later", 500)
 NO_ENDPOINT_PERMISSION = ErrorCode("50030", "You don't have permission to use this API endpoint")
 IP_BINDING_REQUIRED = ErrorCode("50035", "This endpoint requires that APIKey must be bound to IP", 403)
 DEMO_UNAVAILABLE = ErrorCode("50038", "This feature is unavailable in demo trading")
+SUB_ACCOUNT_ORDER_LIMIT = ErrorCode(
+    "50061", "You've reached the maximum order rate limit for this account.")
 BODY_TOO_LARGE = ErrorCode("50002", "Request body too large (limit {0} bytes)", 413)
 
 # API class (authentication)

@@ -22,9 +22,13 @@ def follower():  # type: ignore[no-untyped-def]
 
     made = ChangeFollower.__new__(ChangeFollower)
     closed: list[dict[str, object]] = []
-    made.state = SimpleNamespace(key_cache=FakeCache(), balances=FakeCache(), closed=closed,
-                                 close_sessions=lambda **which: closed.append(which),
-                                 rt=SimpleNamespace(settings=SimpleNamespace(expiry=None)))
+    from keyseal.http.state import ServerState
+
+    made.state = state = SimpleNamespace(
+        key_cache=FakeCache(), balances=FakeCache(), closed=closed,
+        close_sessions=lambda **which: closed.append(which),
+        rt=SimpleNamespace(settings=SimpleNamespace(expiry=None)))
+    state.forget = lambda changes: ServerState.forget(state, changes)  # type: ignore[arg-type]
     made.last_id = 0
     made._gaps = {}
     made._gap_timeout_s = 30.0

@@ -7,7 +7,7 @@ package), and it allows exactly N requests in any burst from idle, then one ever
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 from keyseal.clock import Clock
@@ -24,6 +24,9 @@ class Rate:
 
     def __str__(self) -> str:
         return f"{self.limit} requests per {self.period_s:g} seconds"
+
+
+Charge = tuple[Hashable, Rate, int]  # a bucket, its rate, and how many requests to take
 
 
 class RateLimiter:
@@ -49,6 +52,23 @@ class RateLimiter:
         if new_tat - now > rate.period_s + 1e-6:
             return False
         self._tat[subject] = new_tat
+        return True
+
+    def take(self, charges: Sequence[Charge], *, commit: bool = True) -> bool:
+        """Charge every ``(subject, rate, count)`` or none: False, changing nothing, when any
+        bucket cannot take its count now. ``commit=False`` only asks."""
+        if not self.enabled:
+            return True
+        now = self._now()
+        updates: dict[Hashable, float] = {}
+        for subject, rate, count in charges:
+            tat = max(updates.get(subject, self._tat.get(subject, now)), now)
+            new_tat = tat + rate.interval * count
+            if new_tat - now > rate.period_s + 1e-6:
+                return False
+            updates[subject] = new_tat
+        if commit:
+            self._tat.update(updates)
         return True
 
     def prune(self) -> int:

@@ -20,7 +20,9 @@ def openapi_document(routes: list[Route]) -> dict[str, Any]:
         if route.guard is not None:
             operation["security"] = [{name: []} for name in _AUTH_HEADERS]
             operation["x-okx-permission"] = route.guard.permission.wire().split(",")[-1]
-            operation["x-rate-limit"] = str(route.guard.rate) + " per account"
+            operation["x-rate-limit"] = (str(route.guard.rate) + " per account"
+                                         if route.guard.rate is not None else
+                                         "per account and instrument: see gate/order_limits.py")
         elif route.public_rate is not None:
             operation["x-rate-limit"] = str(route.public_rate) + " per IP"
         paths.setdefault(route.path, {})[route.method.lower()] = operation

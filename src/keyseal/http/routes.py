@@ -94,7 +94,7 @@ class RouteTable:
     def __init__(self) -> None:
         self.routes: list[Route] = []
 
-    def private(self, method: str, path: str, permission: Permission, rate: Rate, *,
+    def private(self, method: str, path: str, permission: Permission, rate: Rate | None, *,
                 manages_subs: bool = False, needs_ip_binding: bool = False
                 ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:

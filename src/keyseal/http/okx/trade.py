@@ -10,6 +10,7 @@ from keyseal.domain.commands import CancelOrder, PlaceOrder
 from keyseal.domain.market import Market
 from keyseal.domain.orders import MAX_BATCH, Order, OrderRequest, new_order
 from keyseal.domain.permissions import Permission
+from keyseal.gate.order_limits import charge_cancel, charge_placements
 from keyseal.gate.ratelimit import Rate
 from keyseal.http.okx.params import given, limit, required, text
 from keyseal.http.routes import Call, Reply, RouteTable
@@ -54,6 +55,10 @@ def order_from_wire(body: object, market: Market) -> OrderRequest:
                      tgt_ccy=text(body, "tgtCcy"))
 
 
+def _inst_id(body: object) -> str:
+    return (text(body, "instId") if isinstance(body, dict) else None) or ""
+
+
 def _ack(call: Call, body: object, placed: Order | None, refusal: errors.OkxError | None
          ) -> dict[str, str]:
     if placed is not None:
@@ -68,7 +73,9 @@ def _ack(call: Call, body: object, placed: Order | None, refusal: errors.OkxErro
 
 async def _place_each(call: Call, bodies: list[Any]) -> Reply | list[Any]:
     """Each order succeeds or fails on its own (its own transaction); OKX's batch codes: 0
-    when all succeed, 1 when all fail, 2 when some do."""
+    when all succeed, 1 when all fail, 2 when some do. The order rate limits are charged
+    first, per instrument and per order."""
+    charge_placements(call.state.limiter, call.caller, [_inst_id(body) for body in bodies])
     acks = []
     market = call.state.rt.settings.market
     for body in bodies:
@@ -86,13 +93,13 @@ async def _place_each(call: Call, bodies: list[Any]) -> Reply | list[Any]:
     return Reply(errors.PARTIAL_SUCCESS.code, errors.PARTIAL_SUCCESS.message, acks)
 
 
-@table.private("POST", "/api/v5/trade/order", Permission.TRADE, Rate(60, 2))
+@table.private("POST", "/api/v5/trade/order", Permission.TRADE, None)
 async def place_order(call: Call) -> Reply | list[Any]:
     """Place one order."""
     return await _place_each(call, [call.json_object()])
 
 
-@table.private("POST", "/api/v5/trade/batch-orders", Permission.TRADE, Rate(300, 2))
+@table.private("POST", "/api/v5/trade/batch-orders", Permission.TRADE, None)
 async def place_batch(call: Call) -> Reply | list[Any]:
     """Place up to 20 orders; each succeeds or fails on its own."""
     body = call.json()
@@ -103,12 +110,13 @@ async def place_batch(call: Call) -> Reply | list[Any]:
     return await _place_each(call, body)
 
 
-@table.private("POST", "/api/v5/trade/cancel-order", Permission.TRADE, Rate(60, 2))
+@table.private("POST", "/api/v5/trade/cancel-order", Permission.TRADE, None)
 async def cancel_order(call: Call) -> Reply | list[Any]:
     """Cancel a live order by ordId or clOrdId; its frozen funds are released."""
     body = call.json_object()
     command = CancelOrder(call.owner, text(body, "instId") or "", text(body, "ordId"),
                           text(body, "clOrdId"))
+    charge_cancel(call.state.limiter, call.caller, command.inst_id)
     try:
         order = await asyncio.to_thread(ledger.cancel_order, call.state.rt, command)
     except errors.OkxError as refusal:
