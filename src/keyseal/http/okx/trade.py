@@ -55,8 +55,10 @@ def order_from_wire(body: object, market: Market) -> OrderRequest:
                      tgt_ccy=text(body, "tgtCcy"))
 
 
-def _inst_id(body: object) -> str:
-    return (text(body, "instId") if isinstance(body, dict) else None) or ""
+def _limited_inst(inst_id: str | None, market: Market) -> str:
+    """The instrument a request is charged to: unknown ones share one bucket, so made-up
+    instIds cannot open a fresh limit each."""
+    return inst_id if inst_id in market.instruments else "?"
 
 
 def _ack(call: Call, body: object, placed: Order | None, refusal: errors.OkxError | None
@@ -75,9 +77,11 @@ async def _place_each(call: Call, bodies: list[Any]) -> Reply | list[Any]:
     """Each order succeeds or fails on its own (its own transaction); OKX's batch codes: 0
     when all succeed, 1 when all fail, 2 when some do. The order rate limits are charged
     first, per instrument and per order."""
-    charge_placements(call.state.limiter, call.caller, [_inst_id(body) for body in bodies])
-    acks = []
     market = call.state.rt.settings.market
+    charge_placements(call.state.limiter, call.caller, [
+        _limited_inst(text(body, "instId") if isinstance(body, dict) else None, market)
+        for body in bodies])
+    acks = []
     for body in bodies:
         try:
             placed = await asyncio.to_thread(ledger.place_order, call.state.rt,
@@ -116,7 +120,8 @@ async def cancel_order(call: Call) -> Reply | list[Any]:
     body = call.json_object()
     command = CancelOrder(call.owner, text(body, "instId") or "", text(body, "ordId"),
                           text(body, "clOrdId"))
-    charge_cancel(call.state.limiter, call.caller, command.inst_id)
+    charge_cancel(call.state.limiter, call.caller,
+                  _limited_inst(command.inst_id, call.state.rt.settings.market))
     try:
         order = await asyncio.to_thread(ledger.cancel_order, call.state.rt, command)
     except errors.OkxError as refusal:
