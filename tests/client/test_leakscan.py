@@ -128,7 +128,7 @@ def test_finds_every_planted_credential_and_nothing_else(tmp_path: Path) -> None
     planted = plant_leaks(tmp_path)
     plant_lookalikes(tmp_path)
     plant_ignored(tmp_path)
-    findings = scan_path(tmp_path)
+    findings = scan_path(tmp_path).findings
     by_file: dict[str, set[str]] = {}
     for finding in findings:
         by_file.setdefault(finding.path, set()).add(finding.masked)
@@ -142,7 +142,7 @@ def test_finds_every_planted_credential_and_nothing_else(tmp_path: Path) -> None
 
 def test_findings_locate_and_mask(tmp_path: Path) -> None:
     creds = plant_leaks(tmp_path)[".env"]
-    findings = [f for f in scan_path(tmp_path) if f.path == ".env"]
+    findings = [f for f in scan_path(tmp_path).findings if f.path == ".env"]
     assert [(f.line, f.rule) for f in findings] == [
         (2, "okx-variable"), (3, "okx-variable"), (4, "okx-variable")]
     secret_finding = findings[1]
@@ -152,14 +152,14 @@ def test_findings_locate_and_mask(tmp_path: Path) -> None:
 
 def test_notebook_findings_name_the_cell(tmp_path: Path) -> None:
     plant_leaks(tmp_path)
-    cells = {(f.cell, f.line) for f in scan_path(tmp_path) if f.path.endswith(".ipynb")}
+    cells = {(f.cell, f.line) for f in scan_path(tmp_path).findings if f.path.endswith(".ipynb")}
     assert (2, 3) in cells and all(cell == 2 for cell, _ in cells)
 
 
 def test_the_lookalike_corpus_alone_is_clean(tmp_path: Path) -> None:
     plant_lookalikes(tmp_path)
     plant_ignored(tmp_path)
-    assert scan_path(tmp_path) == []
+    assert scan_path(tmp_path).findings == []
 
 
 def git(root: Path, *args: str) -> str:
@@ -185,7 +185,7 @@ def test_git_history_finds_a_credential_removed_since(tmp_path: Path) -> None:
     git(tmp_path, "add", ".")
     git(tmp_path, "commit", "-qm", "side branch")
     git(tmp_path, "checkout", "-q", "-")
-    assert scan_path(tmp_path) == []
+    assert scan_path(tmp_path).findings == []
     findings = scan_git_history(tmp_path)
     assert {(f.path, f.line, f.masked) for f in findings} == {
         ("bot.py", 1, mask(creds.api_key)), ("bot.py", 2, mask(creds.secret_key)),
@@ -210,7 +210,7 @@ def test_scan_command_exit_status_and_json(tmp_path: Path, scan) -> None:
     dirty = scan(str(tmp_path / "dirty"), "--json")
     assert dirty.exit_code == 1
     report = json.loads(dirty.stdout)
-    assert {item["path"] for item in report} == set(planted)
+    assert {item["path"] for item in report["findings"]} == set(planted)
     text = scan(str(tmp_path / "dirty"))
     assert text.exit_code == 1 and ".env:3" in text.stdout
     for creds in planted.values():
@@ -221,3 +221,84 @@ def test_scan_command_exit_status_and_json(tmp_path: Path, scan) -> None:
 def test_scan_git_history_outside_a_repository_is_a_usage_error(tmp_path: Path, scan) -> None:
     result = scan(str(tmp_path), "--git-history")
     assert result.exit_code == 2 and "not inside a git repository" in result.output
+
+
+# -- what the scan leaves out, and says so -----------------------------------------------------
+
+def test_files_the_scan_cannot_read_are_reported(tmp_path: Path, scan) -> None:
+    creds = new_credentials()
+    leak = f"OKX_SECRET_KEY={creds.secret_key}\n"
+    write(tmp_path, "dump.bin", b"\0\1\2" + leak.encode())
+    write(tmp_path, "logo.png", leak)
+    write(tmp_path, "big.log", "x" * (4 * 2**20) + "\n" + leak)
+    write(tmp_path, "fine.txt", "nothing here\n")
+    result = scan(str(tmp_path), "--json")
+    assert result.exit_code == 0
+    skipped = {s["path"]: s["reason"] for s in json.loads(result.stdout)["skipped"]}
+    assert set(skipped) == {"dump.bin", "logo.png", "big.log"}
+    assert "larger than 4 MiB" in skipped["big.log"] and "binary" in skipped["dump.bin"]
+    text = scan(str(tmp_path))
+    assert "skipped big.log: larger than 4 MiB" in text.stderr
+
+
+def test_an_ignore_file_and_ignore_patterns_leave_paths_alone(tmp_path: Path, scan) -> None:
+    planted = plant_leaks(tmp_path)
+    write(tmp_path, ".keyseal-scan-ignore", "# known test fixtures\nconfig/\n*.ipynb\n")
+    result = scan(str(tmp_path), "--ignore", "deploy/*.yaml", "--json")
+    reported = {item["path"] for item in json.loads(result.stdout)["findings"]}
+    assert reported == set(planted) - {"config/okx.json", "notebooks/explore.ipynb",
+                                       "deploy/settings.yaml"}
+    # an ignored file is left alone on purpose: it is not reported as skipped
+    assert json.loads(result.stdout)["skipped"] == []
+
+
+def test_git_history_honours_the_ignore_file(tmp_path: Path, scan) -> None:
+    creds = new_credentials()
+    git(tmp_path, "init", "-q")
+    write(tmp_path, "fixtures/bot.py", f"KEY = '{creds.api_key}'\nSECRET = '{creds.secret_key}'\n")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-qm", "fixture")
+    git(tmp_path, "rm", "-rq", "fixtures")
+    git(tmp_path, "commit", "-qm", "gone")
+    assert scan(str(tmp_path), "--git-history").exit_code == 1
+    write(tmp_path, ".keyseal-scan-ignore", "fixtures/\n")
+    assert scan(str(tmp_path), "--git-history").exit_code == 0
+
+
+def test_a_baseline_hides_known_findings_and_only_those(tmp_path: Path, scan) -> None:
+    planted = plant_leaks(tmp_path)
+    recorded = scan(str(tmp_path), "--update-baseline")
+    assert recorded.exit_code == 0 and "now holds" in recorded.stderr
+    baseline = (tmp_path / ".keyseal-scan-baseline.json").read_text()
+    for creds in planted.values():  # the baseline is meant to be committed
+        for value in (creds.api_key, creds.secret_key, creds.secret_key.lower(),
+                      creds.passphrase):
+            assert value not in baseline
+    # known findings stay quiet, even when the file around them moves
+    env = tmp_path / ".env"
+    env.write_text("# moved down a line\n" + env.read_text())
+    again = scan(str(tmp_path), "--json")
+    assert again.exit_code == 0, again.stdout
+    assert json.loads(again.stdout)["findings"] == [] and json.loads(again.stdout)["known"] > 0
+    # a new credential, even in a known file, is reported
+    fresh = new_credentials()
+    with env.open("a") as out:
+        out.write(f"OKX_SECRET_KEY_2={fresh.secret_key}\n")
+    new = scan(str(tmp_path), "--json")
+    assert new.exit_code == 1
+    assert [(f["path"], f["masked"]) for f in json.loads(new.stdout)["findings"]] == [
+        (".env", mask(fresh.secret_key))]
+
+
+def test_a_damaged_baseline_is_a_usage_error(tmp_path: Path, scan) -> None:
+    write(tmp_path, ".keyseal-scan-baseline.json", "{not json")
+    result = scan(str(tmp_path))
+    assert result.exit_code == 2 and "--update-baseline" in result.output
+
+
+def test_keyseals_own_repository_is_clean_history_included(scan) -> None:
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        pytest.skip(f"{root} is not a git checkout")
+    result = scan(str(root), "--git-history")
+    assert result.exit_code == 0, result.output

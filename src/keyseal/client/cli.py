@@ -32,11 +32,15 @@ from keyseal.client.health import (
 from keyseal.client.leakscan import (
     HEX32,
     UUID,
+    Finding,
     NotAGitRepository,
+    Skipped,
     scan_git_history,
     scan_path,
 )
 from keyseal.client.masking import mask
+from keyseal.client.scan_baseline import BASELINE_FILE, BadBaseline, Baseline, write_baseline
+from keyseal.client.scan_ignore import IGNORE_FILE, IgnoreRules
 from keyseal.client.vault import (
     Vault,
     VaultEntry,
@@ -355,28 +359,63 @@ def scan_command(
     path: Annotated[Path, typer.Argument(exists=True, help="File or folder to scan.")],
     git_history: Annotated[bool, typer.Option(
         "--git-history", help="Also scan every commit of every branch.")] = False,
+    ignore: Annotated[list[str] | None, typer.Option(
+        "--ignore", metavar="GLOB", help=f"Leave matching paths alone (repeatable); added to "
+        f"the patterns in PATH/{IGNORE_FILE}.")] = None,
+    baseline: Annotated[Path | None, typer.Option(
+        help=f"Known findings not to report again [default: PATH/{BASELINE_FILE}].",
+        dir_okay=False)] = None,
+    update_baseline: Annotated[bool, typer.Option(
+        "--update-baseline", help="Record every current finding as known, then exit 0.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Find OKX-style credentials (API key, secret, passphrase) in files and git history.
 
-    Exits 1 when something is found, 0 when clean."""
-    findings = scan_path(path)
+    Exits 1 when something new is found, 0 when clean."""
+    folder = path if path.is_dir() else path.parent
+    rules = IgnoreRules.load(path, ignore or ())
+    report = scan_path(path, rules)
+    findings = report.findings
     if git_history:
         try:
-            findings += scan_git_history(path if path.is_dir() else path.parent)
+            findings = findings + scan_git_history(folder, rules)
         except NotAGitRepository as exc:
             _fail(f"--git-history: {exc}", 2)
+    baseline_path = baseline or folder / BASELINE_FILE
+    if update_baseline:
+        count = write_baseline(baseline_path, findings)
+        _err().print(f"Baseline {baseline_path} now holds {count} known finding(s); "
+                     "commit it, and later scans report only new ones")
+        return
+    try:
+        new, known = Baseline.load(baseline_path).split(findings)
+    except BadBaseline as exc:
+        _fail(str(exc), 2)
     if as_json:
-        _print_json([finding.to_json() for finding in findings])
+        _print_json({"findings": [finding.to_json() for finding in new], "known": len(known),
+                     "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped]})
     else:
-        out = _out()
-        for f in findings:
-            detail = f"  [dim]{escape(f.detail)}[/dim]" if f.detail else ""
-            out.print(f"{escape(f.location())}  [red]{f.rule}[/red]  {escape(f.masked)}{detail}")
-        _err().print(f"{len(findings)} credential(s) found in {path}" if findings
-                     else f"No credentials found in {path}")
-    if findings:
+        _print_scan(path, new, known, report.skipped)
+    if new:
         raise typer.Exit(1)
+
+
+def _print_scan(path: Path, new: list[Finding], known: list[Finding],
+                skipped: list[Skipped]) -> None:
+    out, err = _out(), _err()
+    for f in new:
+        detail = f"  [dim]{escape(f.detail)}[/dim]" if f.detail else ""
+        out.print(f"{escape(f.location())}  [red]{f.rule}[/red]  {escape(f.masked)}{detail}")
+    for s in skipped[:20]:
+        err.print(f"[yellow]skipped[/yellow] {escape(s.path)}: {escape(s.reason)}")
+    if len(skipped) > 20:
+        err.print(f"[yellow]skipped[/yellow] {len(skipped) - 20} more file(s) (--json lists all)")
+    quiet = f" ({len(known)} known from the baseline not shown)" if known else ""
+    if new:
+        err.print(f"{len(new)} credential(s) found in {path}{quiet}")
+    else:
+        err.print(f"No {'new ' if known else ''}credentials found in {path}{quiet}")
 
 
 def standalone_app() -> typer.Typer:

@@ -16,6 +16,7 @@ placeholders (``your-api-key``, ``xxxx``, ``****``, ``${VAR}``) are not values.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from keyseal.client.masking import mask
+from keyseal.client.scan_ignore import IgnoreRules
 
 #: How many lines apart a key and its secret (or passphrase) may be.
 WINDOW = 5
@@ -84,6 +86,8 @@ class Finding:
     detail: str = ""
     cell: int | None = None
     commit: str | None = None
+    #: a salted scrypt of the value, to recognise it again (scan_baseline); never the value
+    fingerprint: str = ""
 
     def location(self) -> str:
         where = f"{self.path}:{self.line}" if self.cell is None \
@@ -177,37 +181,71 @@ def _dedupe(hits: list[_Hit]) -> list[_Hit]:
     return sorted(best.values(), key=lambda h: (h.line, h.value))
 
 
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A file the scan did not read, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScanReport:
+    findings: list[Finding]
+    skipped: list[Skipped]
+
+
+def fingerprint(path: str, value: str) -> str:
+    """Slow and salted by the path: a committed baseline must not let weak values be guessed."""
+    return hashlib.scrypt(value.encode(), salt=b"keyseal-scan:" + path.encode(),
+                          n=2**14, r=8, p=1, dklen=20).hex()
+
+
 def _findings(path: str, hits: list[_Hit], *, cell: int | None = None,
               commit: str | None = None) -> list[Finding]:
-    return [Finding(path, h.line, h.rule, mask(h.value), h.detail, cell, commit) for h in hits]
+    return [Finding(path, h.line, h.rule, mask(h.value), h.detail, cell, commit,
+                    fingerprint(path, h.value)) for h in hits]
 
 
 # -- files -------------------------------------------------------------------------------------
 
-def iter_files(root: Path) -> Iterator[Path]:
-    """Text-file candidates under ``root``, skipping VCS, dependency and virtualenv folders."""
+def iter_files(root: Path, ignore: IgnoreRules = IgnoreRules()
+               ) -> Iterator[tuple[Path, str, str | None]]:
+    """Each file under ``root`` (or ``root`` itself): its path, the path shown (relative to
+    ``root``), and why it is not read (None: read it). VCS, dependency and virtualenv folders
+    and ignored paths are not walked at all."""
     if root.is_file():
-        yield root
+        yield root, str(root), None
         return
     for directory, subdirs, files in os.walk(root):
+        here = Path(directory)
         subdirs[:] = sorted(d for d in subdirs if d not in SKIP_DIRS
-                            and not (Path(directory, d) / "pyvenv.cfg").exists())
+                            and not (here / d / "pyvenv.cfg").exists()
+                            and not ignore.ignores((here / d / "x").relative_to(root).as_posix()))
         for name in sorted(files):
-            path = Path(directory, name)
-            if path.suffix.lower() not in BINARY_SUFFIXES and not path.is_symlink():
-                yield path
+            path = here / name
+            shown = path.relative_to(root).as_posix()
+            if ignore.ignores(shown):
+                continue
+            if path.is_symlink():
+                yield path, shown, "symbolic link, not followed"
+            elif path.suffix.lower() in BINARY_SUFFIXES:
+                yield path, shown, "binary (by its name)"
+            else:
+                yield path, shown, None
 
 
-def read_text(path: Path) -> str | None:
-    """The file as text, or ``None`` for binaries and files too large to be configuration."""
+def read_text(path: Path) -> str | Skipped:
+    """The file as text, or why it cannot be scanned: a binary, or too large for
+    configuration, or unreadable."""
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
-            return None
+            return Skipped(str(path), f"larger than {MAX_FILE_BYTES // 2**20} MiB")
         data = path.read_bytes()
-    except OSError:
-        return None
+    except OSError as exc:
+        return Skipped(str(path), f"unreadable: {exc.strerror or exc}")
     if b"\0" in data[:8192]:
-        return None
+        return Skipped(str(path), "binary (NUL bytes)")
     return data.decode("utf-8", errors="replace")
 
 
@@ -248,19 +286,21 @@ def _cell_texts(cell: Any) -> Iterator[tuple[str, bool]]:
             yield joined((output.get("data") or {}).get("text/plain")), False
 
 
-def scan_path(root: Path) -> list[Finding]:
-    """Every finding in the files under ``root`` (or in the file ``root``)."""
+def scan_path(root: Path, ignore: IgnoreRules = IgnoreRules()) -> ScanReport:
+    """Every finding in the files under ``root`` (or in the file ``root``), and the files
+    that could not be read."""
     findings: list[Finding] = []
-    for path in iter_files(root):
-        text = read_text(path)
-        if text is None:
+    skipped: list[Skipped] = []
+    for path, display, reason in iter_files(root, ignore):
+        text = read_text(path) if reason is None else Skipped(display, reason)
+        if isinstance(text, Skipped):
+            skipped.append(Skipped(display, text.reason))
             continue
-        display = str(path if root.is_file() else path.relative_to(root))
         if path.suffix.lower() == ".ipynb":
             findings += scan_notebook(display, text)
         else:
             findings += scan_text(display, text)
-    return findings
+    return ScanReport(findings, skipped)
 
 
 # -- git history -----------------------------------------------------------------------------
@@ -269,8 +309,9 @@ class NotAGitRepository(Exception):
     pass
 
 
-def scan_git_history(root: Path) -> list[Finding]:
-    """Findings in lines added by any commit of any ref, each reported at its first commit."""
+def scan_git_history(root: Path, ignore: IgnoreRules = IgnoreRules()) -> list[Finding]:
+    """Findings in lines added by any commit of any ref, each reported at its first commit.
+    ``ignore``'s paths are relative to the repository's top folder."""
     probe = subprocess.run(["git", "-C", str(root), "rev-parse", "--git-dir"],
                            capture_output=True, text=True, check=False)
     if probe.returncode != 0:
@@ -282,7 +323,8 @@ def scan_git_history(root: Path) -> list[Finding]:
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as git:
         assert git.stdout is not None
         for commit, path, added, context in _diff_files(git.stdout):
-            if not added or any(part in SKIP_DIRS for part in Path(path).parts):
+            if (not added or any(part in SKIP_DIRS for part in Path(path).parts)
+                    or ignore.ignores(path)):
                 continue
             lines = sorted({**context, **added}.items())
             hits = [h for h in scan_lines(lines, code=is_code(path)) if h.line in added]
