@@ -198,7 +198,7 @@ def test_concurrent_adds_from_several_processes_keep_every_entry(tmp_path: Path)
     refused: list[str] = []
     for round_ in range(rounds):
         names = [f"r{round_}-writer-{i}" for i in range(writers)]
-        barrier = context.Barrier(writers)
+        barrier = context.Barrier(writers, timeout=20)
         processes = [context.Process(target=_add_behind_barrier,
                                      args=(barrier, str(vault), name, lines(new_credentials())))
                      for name in names]
