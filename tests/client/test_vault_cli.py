@@ -194,7 +194,7 @@ def test_concurrent_adds_from_several_processes_keep_every_entry(tmp_path: Path)
     base.add(VaultEntry("base", creds.api_key, creds.secret_key, creds.passphrase))
     base.save()
     context = multiprocessing.get_context("fork")
-    writers, rounds = 6, 3
+    writers, rounds = 6, 2
     refused: list[str] = []
     for round_ in range(rounds):
         names = [f"r{round_}-writer-{i}" for i in range(writers)]
