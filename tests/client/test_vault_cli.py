@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
-from keyseal.client import Credentials, Vault
+from keyseal.client import Credentials, KdfParams, Vault, VaultEntry
 from keyseal.client.cli import scan_command, vault_app
 from tests.client.okx_fake import new_credentials
 
@@ -174,3 +177,47 @@ def test_interactive_add_prompts_with_hidden_input(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(cli.getpass, "getpass", hidden)
     assert cli._read_credentials(False, ("A", "B", "C")) == creds
     assert prompts == ["API key: ", "Secret key: ", "Passphrase: "]
+
+
+def _add_behind_barrier(barrier: Any, vault: str, name: str, stdin: str) -> None:
+    """One `keyseal vault add` in a forked process, started when every writer is ready."""
+    barrier.wait()
+    result = CliRunner().invoke(app, ["vault", "add", name], input=stdin,
+                                env={"KEYSEAL_VAULT": vault, "KEYSEAL_VAULT_PASSWORD": PASSWORD})
+    os._exit(result.exit_code)
+
+
+def test_concurrent_adds_from_several_processes_keep_every_entry(tmp_path: Path) -> None:
+    vault = tmp_path / "vault"
+    base = Vault.open(vault, PASSWORD, kdf=KdfParams(time_cost=1, memory_cost=8 * 1024))
+    creds = new_credentials()
+    base.add(VaultEntry("base", creds.api_key, creds.secret_key, creds.passphrase))
+    base.save()
+    context = multiprocessing.get_context("fork")
+    writers, rounds = 6, 2
+    refused: list[str] = []
+    for round_ in range(rounds):
+        names = [f"r{round_}-writer-{i}" for i in range(writers)]
+        barrier = context.Barrier(writers, timeout=20)
+        processes = [context.Process(target=_add_behind_barrier,
+                                     args=(barrier, str(vault), name, lines(new_credentials())))
+                     for name in names]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(timeout=30)
+        refused += [name for name, p in zip(names, processes, strict=True) if p.exitcode != 0]
+    stored = {entry.name for entry in Vault.open(vault, PASSWORD)}
+    expected = {"base"} | {f"r{r}-writer-{i}" for r in range(rounds) for i in range(writers)}
+    assert (sorted(expected - stored), refused) == ([], [])
+
+
+@pytest.mark.parametrize("kdf", [{"time_cost": 0}, {"parallelism": 0}, {"salt": ""}])
+def test_a_vault_with_an_impossible_kdf_header_is_refused_with_advice(run, kdf) -> None:
+    run("vault", "add", "a", input=lines(new_credentials()))
+    document = json.loads(run.vault.read_bytes())
+    document["kdf"].update(kdf)
+    run.vault.write_text(json.dumps(document))
+    result = run("vault", "list")
+    assert (result.exit_code, type(result.exception)) == (1, SystemExit), "no traceback"
+    assert "damaged or hostile" in result.output and str(run.vault) in result.output

@@ -19,7 +19,9 @@ from keyseal.client import (
     VaultEntry,
     VaultError,
     WrongVaultPassword,
+    vault_lock,
 )
+from keyseal.client.errors import VaultHeaderRefused, VaultLocked
 from keyseal.client.vault import backup_path
 from keyseal.client.vault_password import PasswordSource, resolve_password
 from tests.client.okx_fake import new_credentials
@@ -120,7 +122,7 @@ def test_a_failed_write_leaves_the_previous_vault_intact(tmp_path: Path,
     monkeypatch.undo()
     assert path.read_bytes() == before
     assert [e.name for e in Vault.open(path, PASSWORD)] == ["kept"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["vault"], "no temp file left"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vault", "vault.lock"], "no temp file"
 
 
 def test_each_save_keeps_the_previous_version_as_backup(tmp_path: Path) -> None:
@@ -135,16 +137,94 @@ def test_each_save_keeps_the_previous_version_as_backup(tmp_path: Path) -> None:
     assert stat.S_IMODE(backup_path(path).stat().st_mode) == 0o600
 
 
-def test_concurrent_writers_do_not_drop_each_others_entries(tmp_path: Path) -> None:
+def test_two_open_vaults_saving_in_turn_keep_both_entries(tmp_path: Path) -> None:
     path = tmp_path / "vault"
     saved_vault(path, entry("base"))
     first, second = Vault.open(path, PASSWORD), Vault.open(path, PASSWORD)
     first.add(entry("from-first"))
     first.save()
     second.add(entry("from-second"))
-    with pytest.raises(VaultChanged, match="changed since it was opened"):
+    second.save()
+    assert [e.name for e in Vault.open(path, PASSWORD)] == ["base", "from-first", "from-second"]
+    assert [e.name for e in second] == ["base", "from-first", "from-second"]
+
+
+def test_a_conflicting_change_by_another_writer_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "vault"
+    saved_vault(path, entry("base"))
+    first, second = Vault.open(path, PASSWORD), Vault.open(path, PASSWORD)
+    first.remove("base")
+    first.save()
+    second.rename("base", "renamed")
+    with pytest.raises(VaultChanged, match="another keyseal process") as changed:
         second.save()
-    assert [e.name for e in Vault.open(path, PASSWORD)] == ["base", "from-first"]
+    assert "'base'" in str(changed.value) and "Nothing was written" in str(changed.value)
+    assert [e.name for e in Vault.open(path, PASSWORD)] == []
+
+
+def test_a_save_waits_for_the_lock_and_names_its_holder(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "vault"
+    vault = saved_vault(path, entry("base"))
+    before = path.read_bytes()
+    vault.add(entry("blocked"))
+    monkeypatch.setattr(vault_lock, "WAIT_SECONDS", 0.0)
+    with vault_lock.locked(path), pytest.raises(VaultLocked, match="Another keyseal process") \
+            as locked:
+        vault.save()
+    assert f"(pid {os.getpid()})" in str(locked.value) and "Nothing was written" in str(locked.value)
+    assert path.read_bytes() == before
+    vault.save()
+    assert [e.name for e in Vault.open(path, PASSWORD)] == ["base", "blocked"]
+
+
+def test_two_vaults_created_at_once_end_up_as_one(tmp_path: Path) -> None:
+    path = tmp_path / "vault"
+    first = Vault.open(path, PASSWORD, kdf=FAST)
+    second = Vault.open(path, PASSWORD, kdf=FAST)
+    first.add(entry("one"))
+    second.add(entry("two"))
+    first.save()
+    second.save()
+    assert [e.name for e in Vault.open(path, PASSWORD)] == ["one", "two"]
+
+
+def _with_kdf(path: Path, **kdf: object) -> None:
+    document = json.loads(path.read_bytes())
+    document["kdf"].update(kdf)
+    path.write_text(json.dumps(document))
+
+
+@pytest.mark.parametrize(("field", "value", "said"), [
+    ("memory_cost", 64 * 1024 * 1024, "memory cost of 64 GiB"),
+    ("memory_cost", 4, "memory cost of 4 KiB"),
+    ("time_cost", 0, "time cost of 0"),
+    ("time_cost", 10**9, "time cost of 1000000000"),
+    ("parallelism", 2**24 - 1, "parallelism of 16777215"),
+    ("salt", "AAAA", "salt of 3 bytes"),
+])
+def test_a_header_asking_for_absurd_kdf_costs_is_refused_untried(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, field: str, value: object,
+        said: str) -> None:
+    path = tmp_path / "vault"
+    saved_vault(path, entry("a"))
+    _with_kdf(path, **{field: value})
+
+    def never(*args: object, **kwargs: object) -> bytes:
+        raise AssertionError("argon2 ran on a hostile header")
+
+    monkeypatch.setattr("keyseal.client.vault.hash_secret_raw", never)
+    with pytest.raises(VaultHeaderRefused) as refused:
+        Vault.open(path, PASSWORD)
+    message = str(refused.value)
+    assert str(path) in message and said in message and "damaged or hostile" in message
+    assert isinstance(refused.value, VaultDamaged)
+
+
+def test_a_new_vault_cannot_be_given_costs_it_could_not_reopen(tmp_path: Path) -> None:
+    with pytest.raises(VaultError, match="memory cost of 64 GiB"):
+        Vault.open(tmp_path / "vault", PASSWORD, kdf=KdfParams(memory_cost=64 * 1024 * 1024))
+    assert not (tmp_path / "vault").exists()
 
 
 def test_entry_names_are_unique_and_checked(tmp_path: Path) -> None:

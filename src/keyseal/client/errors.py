@@ -116,3 +116,43 @@ def error_for(code: str, msg: str, http_status: int = 0, *, request: str = "",
     if cls is OkxApiError and http_status == 429:
         cls = RateLimited
     return cls(code, msg, http_status, request=request, data=data)
+
+
+# -- the vault file ----------------------------------------------------------------------------
+# ``keyseal.client.vault`` raises these and re-exports them; the CLI reports any VaultError as
+# a refusal (exit 1) with its message.
+
+class VaultError(Exception):
+    """A vault problem, worded as what happened and what to do about it."""
+
+
+class WrongVaultPassword(VaultError):
+    pass
+
+
+class VaultDamaged(VaultError):
+    pass
+
+
+class VaultHeaderRefused(VaultDamaged):
+    """The header asks for key-derivation costs keyseal never writes (say 64 GiB of memory).
+
+    Refused before deriving anything: a damaged or hostile file must not exhaust memory or time.
+    """
+
+
+class VaultChanged(VaultError):
+    """Another writer changed the vault in a way this one's changes no longer fit."""
+
+
+class VaultLocked(VaultError):
+    """Another process held the vault's write lock for longer than a writer waits."""
+
+
+class EntryNotFound(VaultError, KeyError):
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class EntryExists(VaultError):
+    pass
