@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.api.conftest import Api
+from tests.api.conftest import CLIENT_IP, Api
 from tests.conftest import envelope, make_account, make_key
 
 
@@ -45,6 +45,17 @@ async def test_config_describes_the_calling_key(api: Api) -> None:
     assert data["label"] == "cfg1" and data["perm"] == "read_only,trade"
     assert data["ip"] == "127.0.0.1,10.0.0.0/8" and data["kycLv"] == "3"
     assert data["uid"] == data["mainUid"] and len(data["uid"]) == 16 and data["type"] == "0"
+
+
+async def test_config_says_how_the_servers_inactivity_rule_treats_the_key(api: Api) -> None:
+    """Two fields OKX does not send: a health check reads the server's rule, not a guess."""
+    unbound = envelope(await api.get(api.key(perm="read_only"), "/api/v5/account/config"))
+    bound = envelope(await api.get(api.key(perm="read_only", ip=CLIENT_IP),
+                                   "/api/v5/account/config"))
+    policy = api.rt.settings.expiry
+    assert unbound["data"][0]["keysealIdleExpiryDays"] == str(policy.idle_days)
+    assert bound["data"][0]["keysealIdleExpiryDays"] == ""
+    assert unbound["data"][0]["keysealExpiryRule"] == policy.describe()
 
 
 async def test_order_lifecycle_moves_money(api: Api) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -10,9 +12,11 @@ from keyseal.client.health import HINTS, hint_for, parse_permission_list
 from tests.client.okx_fake import FakeOkx, envelope
 
 
-def check(okx: FakeOkx, perm: str = "read_only", ip: str = "", **kwargs):
+def check(okx: FakeOkx, perm: str = "read_only", ip: str = "", extra: dict | None = None,
+          **kwargs):
     okx.results["/api/v5/account/config"] = [
-        {"uid": "1001", "mainUid": "1001", "label": "bot", "perm": perm, "ip": ip}]
+        {"uid": "1001", "mainUid": "1001", "label": "bot", "perm": perm, "ip": ip,
+         **(extra or {})}]
     kwargs.setdefault("clock", okx.time)
     return check_key(okx.creds, base_url="https://okx.test", demo=okx.demo,
                      transport=httpx.MockTransport(okx), **kwargs)
@@ -45,6 +49,26 @@ def test_a_key_without_ip_allow_list_risks_idle_deletion(okx: FakeOkx) -> None:
     assert report.idle_expiry_days == 14
     text = " ".join(report.warnings)
     assert "No IP allow-list" in text and "14 days" in text and "move funds out" in text
+
+
+def test_okx_deletes_only_trade_and_withdraw_keys_when_idle(okx: FakeOkx) -> None:
+    """OKX's rule, as OKX states it: a read-only key without an allow-list is not deleted."""
+    reader = check(okx, perm="read_only")
+    assert reader.idle_expiry_days is None
+    assert not any("deleted after" in w for w in reader.warnings)
+    trader = check(okx, perm="read_only,trade")
+    assert trader.idle_expiry_days == 14 and "OKX's rule" in (trader.expiry_rule or "")
+
+
+def test_a_keyseal_servers_own_expiry_rule_wins(okx: FakeOkx) -> None:
+    rule = "live keys without an IP allow-list are deleted after 7 idle days"
+    said = check(okx, perm="read_only", extra={"keysealIdleExpiryDays": "7",
+                                               "keysealExpiryRule": rule})
+    assert said.idle_expiry_days == 7 and rule in (said.expiry_rule or "")
+    assert any("deleted after 7 days" in w for w in said.warnings)
+    never = check(okx, perm="read_only,trade", extra={"keysealIdleExpiryDays": "",
+                                                      "keysealExpiryRule": "keys never expire"})
+    assert never.idle_expiry_days is None
 
 
 def test_demo_keys_do_not_expire(okx: FakeOkx) -> None:
@@ -91,3 +115,21 @@ def test_permission_lists_are_validated() -> None:
     assert parse_permission_list("") == frozenset()
     with pytest.raises(ValueError, match="unknown permission admin"):
         parse_permission_list("trade,admin")
+
+
+def test_hints_name_only_commands_and_options_that_exist() -> None:
+    """A hint that sends a user to a page or a command that does not exist is worse than
+    none: every `keyseal …` command and every --option a hint names is real."""
+    from typer.testing import CliRunner
+
+    from keyseal.cli import app
+
+    runner = CliRunner()
+    add_help = runner.invoke(app, ["vault", "add", "--help"], env={"COLUMNS": "200"}).stdout
+    for code, hint in HINTS.items():
+        assert "dashboard" not in hint, code  # there is none yet
+        for command in re.findall(r"`keyseal ((?:[a-z][a-z-]* ?)+)", hint):
+            result = runner.invoke(app, [*command.split(), "--help"])
+            assert result.exit_code == 0, (code, command)
+        for option in re.findall(r"(?<![\w-])--[a-z][a-z-]+", hint):
+            assert option in add_help, (code, option)

@@ -259,6 +259,19 @@ def test_health_check_reports_a_working_key(live_server) -> None:
     assert any("No IP allow-list" in w for w in report.warnings)
 
 
+def test_health_check_reports_the_servers_own_expiry_rule(live_server) -> None:
+    """The operator shortened the rule: the check says what the server will do, not 30."""
+    live_server.cli("key", "expiry-policy", "--days", "7", "--scope", "all")
+    key = live_server.new_key(perm="read_only")
+    deadline = time.monotonic() + 10  # the server follows the change log every 0.2 s
+    while True:
+        report = check_key(creds_of(key), base_url=live_server.url)
+        if report.idle_expiry_days == 7 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)  # another process: no clock to inject; stay under 5 configs per 2 s
+    assert report.idle_expiry_days == 7 and "7 idle days" in (report.expiry_rule or "")
+
+
 def test_health_check_reports_a_refusal_with_what_to_do(live_server) -> None:
     key = live_server.new_key(ip="10.1.2.3")
     report = check_key(creds_of(key), base_url=live_server.url)
@@ -271,7 +284,8 @@ def vault_cli(live_server, tmp_path: Path):
     app = typer.Typer()
     app.add_typer(vault_app, name="vault")
     runner = CliRunner()
-    env = {"KEYSEAL_VAULT": str(tmp_path / "vault"), "KEYSEAL_VAULT_PASSWORD": VAULT_PASSWORD}
+    env = {"KEYSEAL_VAULT": str(tmp_path / "vault"), "KEYSEAL_VAULT_PASSWORD": VAULT_PASSWORD,
+           "COLUMNS": "400"}  # a wide terminal: table cells are not wrapped mid-phrase
 
     def run(*args: str, input: str | None = None):
         return runner.invoke(app, ["vault", *args], input=input, env=env)
@@ -295,6 +309,7 @@ def test_vault_check_gates_on_permissions(live_server, vault_cli) -> None:
     assert report["idle_expiry_days"] is None
     gated = vault_cli("check", "reader", "--require", "trade")
     assert gated.exit_code == 1 and "Required permission trade is missing" in gated.stdout
+    assert "✘ reader works, but 1 check failed" in gated.stdout and "✔" not in gated.stdout
 
 
 def test_vault_check_explains_a_refused_key(live_server, vault_cli) -> None:
@@ -312,6 +327,9 @@ def test_vault_check_all_prints_a_table_and_fails_if_any_fails(live_server, vaul
     table = vault_cli("check", "--all", "--idle-days", "14")
     assert table.exit_code == 1
     assert "good" in table.stdout and "blocked" in table.stdout and "50110" in table.stdout
+    # every warning and hint is in the table, not only in --json
+    assert "what to do: This machine's IP is not in the key's IP" in table.stdout
+    assert "warning: No IP allow-list" in table.stdout
     reports = json.loads(vault_cli("check", "--all", "--json").stdout)
     assert {r["name"]: r["ok"] for r in reports} == {"blocked": False, "good": True}
 

@@ -56,6 +56,9 @@ def test_add_reads_piped_stdin_and_list_masks_everything(run) -> None:
         assert creds.api_key not in output and creds.secret_key not in output
         assert creds.passphrase not in output
     assert "okx-main" in table.stdout and creds.api_key[:8] in table.stdout
+    # a secret shows at most its last four characters
+    assert item["secretKey"] == f"…{creds.secret_key[-4:]}"
+    assert creds.secret_key[:6] not in table.stdout + listed.stdout
 
 
 def test_add_from_env_with_custom_variable_names(run) -> None:
@@ -89,6 +92,8 @@ def test_show_masks_unless_reveal(run) -> None:
     run("vault", "add", "k", input=lines(creds))
     masked = run("vault", "show", "k", "--json")
     assert creds.secret_key not in masked.stdout and creds.passphrase not in masked.stdout
+    assert json.loads(masked.stdout)["secretKey"] == f"…{creds.secret_key[-4:]}"
+    assert creds.secret_key[:6] not in run("vault", "show", "k").stdout
     revealed = run("vault", "show", "k", "--reveal", "--json")
     assert revealed.exit_code == 0
     data = json.loads(revealed.stdout)

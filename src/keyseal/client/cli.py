@@ -38,7 +38,7 @@ from keyseal.client.leakscan import (
     scan_git_history,
     scan_path,
 )
-from keyseal.client.masking import mask
+from keyseal.client.masking import mask, mask_secret
 from keyseal.client.scan_baseline import BASELINE_FILE, BadBaseline, Baseline, write_baseline
 from keyseal.client.scan_ignore import IGNORE_FILE, IgnoreRules
 from keyseal.client.vault import (
@@ -184,7 +184,7 @@ def list_command(vault_path: VaultOption = None, as_json: JsonOption = False) ->
     table = Table("Name", "Env", "API key", "Secret", "Base URL", "Purpose", "Created")
     for entry in vault:
         table.add_row(entry.name, entry.environment, mask(entry.api_key, 8, 4),
-                      mask(entry.secret_key), entry.base_url, entry.purpose, entry.created)
+                      mask_secret(entry.secret_key), entry.base_url, entry.purpose, entry.created)
     _out().print(table)
     if not len(vault):
         _err().print(f"{vault.path} has no entries; add one with `keyseal vault add NAME`.")
@@ -274,8 +274,9 @@ def check_command(
     forbid: Annotated[str, typer.Option(
         help="Fail if the key has any of these permissions, e.g. withdraw.")] = "",
     idle_days: Annotated[int, typer.Option(
-        min=1, help="Days without use after which a key without an IP allow-list is "
-                    "deleted.")] = DEFAULT_IDLE_DAYS,
+        min=1, help="For OKX: days without use after which a live trade or withdraw key "
+                    "without an IP allow-list is deleted. A Keyseal server says its own "
+                    "rule.")] = DEFAULT_IDLE_DAYS,
     timeout: Annotated[float, typer.Option(help="Seconds per request.")] = 10.0,
     vault_path: VaultOption = None,
     as_json: JsonOption = False,
@@ -326,8 +327,9 @@ def _print_report(report: HealthReport) -> None:
                   f"{escape(refusal.msg)}{status}  [dim]({escape(where)})[/dim]")
         out.print(f"  what to do: {escape(refusal.hint)}")
     else:
-        mark = "[green]✔" if report.ok else "[red]✘"
-        out.print(f"{mark} {escape(report.name or '')} works[/]  [dim]({escape(where)})[/dim]")
+        headline = ("[green]✔ {} works[/]" if report.ok else
+                    "[red]✘ {} works, but " + _count(len(report.failures), "check") + " failed[/]")
+        out.print(headline.format(escape(report.name or "")) + f"  [dim]({escape(where)})[/dim]")
         out.print(f"  uid {report.uid}, label {escape(repr(report.label))}")
         out.print(f"  permissions    {','.join(report.perms or []) or 'none'}")
         out.print(f"  IP allow-list  {','.join(report.ips or []) or 'none'}")
@@ -340,16 +342,24 @@ def _print_report(report: HealthReport) -> None:
         out.print(f"  [red]failed:[/red] {escape(failure)}")
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _summary_table(reports: list[HealthReport]) -> Table:
+    """One row per key; its notes list every failure, refusal hint and warning, one a line."""
     table = Table("Name", "Result", "Env", "Permissions", "IPs", "Skew ms", "Notes")
     for r in reports:
         result = ("[green]ok" if r.ok else "[red]failed") if r.works \
             else f"[red]refused {r.refusal.code if r.refusal else ''}"
-        notes = "; ".join(r.failures + ([r.refusal.msg] if r.refusal else []))
+        notes = [f"[red]failed:[/red] {escape(f)}" for f in r.failures]
+        if r.refusal:
+            notes += [escape(r.refusal.msg), f"what to do: {escape(r.refusal.hint)}"]
+        notes += [f"[yellow]warning:[/yellow] {escape(w)}" for w in r.warnings]
         table.add_row(escape(r.name or ""), result, r.environment, ",".join(r.perms or []),
                       ",".join(r.ips or []) or ("none" if r.works else ""),
                       "" if r.clock_skew_ms is None else f"{r.clock_skew_ms:+.1f}",
-                      escape(notes) or f"{len(r.warnings)} warning(s)")
+                      "\n".join(notes))
     return table
 
 

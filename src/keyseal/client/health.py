@@ -19,16 +19,19 @@ from keyseal.client.clock import Clock, ClockReading
 from keyseal.client.credentials import Credentials
 from keyseal.client.errors import OkxApiError, TimestampExpired
 from keyseal.client.masking import mask
-from keyseal.client.models import PERMISSIONS, parse_perms
+from keyseal.client.models import PERMISSIONS, AccountConfig, parse_perms
 from keyseal.client.rest import Client
 
-DEFAULT_IDLE_DAYS = 30
+#: OKX's inactivity rule: a live key with trade or withdraw permission and no IP allow-list
+#: is deleted after this many days unused. A Keyseal server says its own rule instead.
+DEFAULT_IDLE_DAYS = 14
 #: Beyond this many seconds of skew a signed request is refused (OKX's window is ±30 s).
 SKEW_WARNING_SECONDS = 5.0
 
 HINTS: dict[str, str] = {
-    "50100": "The key or its account is disabled or frozen: re-enable it in the dashboard, "
-             "or ask the operator why it was frozen.",
+    "50100": "The key or its account is disabled or frozen: on a Keyseal server the "
+             "operator re-enables it with `keyseal key enable API_KEY`; on OKX, in the API "
+             "page of the website. Ask why it was frozen.",
     "50101": "The key belongs to the other environment: demo keys need the demo flag "
              "(x-simulated-trading: 1), live keys must not have it. Re-add the entry with or "
              "without --demo.",
@@ -98,6 +101,8 @@ class HealthReport:
     clock_skew_ms: float | None = None
     latency_ms: float | None = None
     idle_expiry_days: int | None = None
+    #: whose inactivity rule ``idle_expiry_days`` follows: the server's own, or OKX's
+    expiry_rule: str | None = None
     warnings: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
@@ -153,7 +158,7 @@ def check_key(credentials: Credentials, *, base_url: str, demo: bool = False,
     report.uid, report.label = config.uid, config.label
     report.perms = sorted(config.perms)
     report.ips = list(config.ips)
-    _judge(report, config.perms, set(require), set(forbid), idle_days, demo)
+    _judge(report, config, set(require), set(forbid), idle_days, demo)
     return report
 
 
@@ -170,8 +175,9 @@ def _measure_clock(client: Client, report: HealthReport) -> ClockReading | None:
     return reading
 
 
-def _judge(report: HealthReport, perms: frozenset[str], require: set[str], forbid: set[str],
-           idle_days: int, demo: bool) -> None:
+def _judge(report: HealthReport, config: AccountConfig, require: set[str], forbid: set[str],
+           okx_idle_days: int, demo: bool) -> None:
+    perms = config.perms
     for perm in sorted(require - perms):
         report.failures.append(f"Required permission {perm} is missing "
                                f"(the key has {','.join(sorted(perms)) or 'none'}).")
@@ -180,6 +186,7 @@ def _judge(report: HealthReport, perms: frozenset[str], require: set[str], forbi
     if "withdraw" in perms and "trade" in perms:
         report.warnings.append("The key can trade and withdraw: a trading bot's key should not "
                                "be able to move funds out; use a separate key for withdrawals.")
+    report.idle_expiry_days, report.expiry_rule = _idle_expiry(config, okx_idle_days, demo)
     if report.ips:
         return
     report.warnings.append("No IP allow-list: the key works from any address; bind it to the "
@@ -187,7 +194,19 @@ def _judge(report: HealthReport, perms: frozenset[str], require: set[str], forbi
     if "withdraw" in perms:
         report.warnings.append("Withdraw permission without an IP allow-list: whoever holds "
                                "this key can move funds out from anywhere.")
-    if not demo:
-        report.idle_expiry_days = idle_days
-        report.warnings.append(f"Without an IP allow-list the key is deleted after {idle_days} "
-                               "days without use.")
+    if report.idle_expiry_days is not None:
+        report.warnings.append(f"Without an IP allow-list the key is deleted after "
+                               f"{report.idle_expiry_days} days without use ({report.expiry_rule}).")
+
+
+def _idle_expiry(config: AccountConfig, okx_idle_days: int, demo: bool
+                 ) -> tuple[int | None, str]:
+    """After how many idle days the key is deleted (None: never), and by whose rule. A
+    Keyseal server says so itself; for OKX, its published rule applies."""
+    if config.expiry_rule is not None:
+        return config.idle_expiry_days, f"the server's rule: {config.expiry_rule}"
+    rule = (f"OKX's rule: live keys with trade or withdraw and no IP allow-list, "
+            f"{okx_idle_days} idle days")
+    if demo or config.ips or not config.perms & {"trade", "withdraw"}:
+        return None, rule
+    return okx_idle_days, rule

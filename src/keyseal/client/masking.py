@@ -8,3 +8,8 @@ def mask(value: str, head: int = 6, tail: int = 4) -> str:
     if len(value) < head + tail + 8:
         return "****"
     return f"{value[:head]}…{value[-tail:]}"
+
+
+def mask_secret(value: str) -> str:
+    """``…286d``: a secret shows at most its last 4 characters, and only when long."""
+    return f"…{value[-4:]}" if len(value) >= 16 else "****"

@@ -102,13 +102,20 @@ class AccountConfig:
     ips: tuple[str, ...]
     acct_lv: str
     raw: Mapping[str, Any] = field(repr=False, compare=False)
+    #: a Keyseal server's own inactivity rule (None from OKX, which does not say)
+    expiry_rule: str | None = None
+    #: on a Keyseal server: the days of disuse after which this key is deleted (None: never)
+    idle_expiry_days: int | None = None
 
     @classmethod
     def from_okx(cls, item: Mapping[str, Any]) -> AccountConfig:
+        rule = item.get("keysealExpiryRule")
+        days = str(item.get("keysealIdleExpiryDays") or "")
         return cls(uid=str(item.get("uid", "")), main_uid=str(item.get("mainUid", "")),
                    label=str(item.get("label", "")), perms=parse_perms(str(item.get("perm", ""))),
                    ips=parse_ips(str(item.get("ip", ""))), acct_lv=str(item.get("acctLv", "")),
-                   raw=item)
+                   raw=item, expiry_rule=str(rule) if isinstance(rule, str) else None,
+                   idle_expiry_days=int(days) if days.isdigit() else None)
 
     @property
     def is_sub_account(self) -> bool:

@@ -52,7 +52,7 @@ from keyseal.client.errors import (
     VaultHeaderRefused,
     WrongVaultPassword,
 )
-from keyseal.client.masking import mask
+from keyseal.client.masking import mask, mask_secret
 
 __all__ = [
     "ENV_VAULT", "EntryExists", "EntryNotFound", "Environment", "KdfParams", "Vault",
@@ -172,7 +172,7 @@ class VaultEntry:
 
     def to_masked_json(self) -> dict[str, str]:
         data = self.to_json()
-        data.update(apiKey=mask(self.api_key, 8, 4), secretKey=mask(self.secret_key),
+        data.update(apiKey=mask(self.api_key, 8, 4), secretKey=mask_secret(self.secret_key),
                     passphrase="****")
         return data
 

@@ -74,8 +74,12 @@ def _render(held: dict[str, Balance], market: Market
 
 @table.private("GET", "/api/v5/account/config", Permission.READ, Rate(5, 2))
 async def config(call: Call) -> list[Any]:
-    """The account and the calling key: uid, mainUid, label, perm, ip."""
+    """The account and the calling key: uid, mainUid, label, perm, ip. Two fields OKX does
+    not send, which OKX clients ignore, say how this server's inactivity rule treats the key
+    (``keysealIdleExpiryDays``: "" when it never expires), so a health check need not guess."""
     key = call.caller.key
+    policy = call.state.rt.settings.expiry
+    expires = policy.applies(key.permission, bool(key.allowlist), key.environment)
     return [{
         "acctLv": "1", "acctStpMode": "cancel_maker", "autoLoan": False,
         "ctIsoMode": "automatic", "enableSpotBorrow": False, "greeksType": "PA", "feeType": "0",
@@ -87,4 +91,6 @@ async def config(call: Call) -> list[Any]:
         "spotTraderInsts": [], "stgyType": "0", "traderInsts": [],
         "type": "1" if key.is_sub else "0", "uid": key.uid,
         "settleCcy": "USDT", "settleCcyList": ["USDT"],
+        "keysealIdleExpiryDays": str(policy.idle_days) if expires else "",
+        "keysealExpiryRule": policy.describe(),
     }]
