@@ -127,3 +127,25 @@ async def test_a_sub_account_places_at_most_1000_orders_per_2_seconds(wide_api: 
     assert await place(api, sub_key, instruments[2]) == "50061"
     # the limit is the sub-account's: its master account still places
     assert await batch(api, master_key, instruments[0], instruments[1]) != "50061"
+
+
+async def test_demo_orders_do_not_spend_the_live_accounts_limits(api: Api) -> None:
+    email = make_account(api.rt)
+    live = api.key(email=email, perm="trade")
+    demo = api.key(email=email, perm="trade", demo=True)
+    for _ in range(60):
+        body = json.dumps(order("BTC-USDT"))
+        assert envelope(await api.post(demo, ORDER, body, demo=True))["code"] != "50011"
+    assert await place(api, live, "BTC-USDT") != "50011"
+
+
+async def test_malformed_order_requests_are_limited_too(api: Api) -> None:
+    key = api.key(perm="trade")
+    codes = [str(envelope(await api.post(key, ORDER, "[1]"))["code"]) for _ in range(61)]
+    assert "50011" not in codes[:60] and codes[60] == "50011"
+    api.clock.advance(2.0)
+    too_many = json.dumps([order("BTC-USDT")] * 21)
+    codes = [str(envelope(await api.post(key, BATCH, too_many))["code"]) for _ in range(61)]
+    assert "50011" not in codes[:60] and codes[60] == "50011"
+    # and the well-formed orders of the same instrument still have their own room
+    assert await place(api, key, "BTC-USDT") != "50011"

@@ -3,7 +3,9 @@ needed to re-enrol and are throttled like passwords. On SQLite and PostgreSQL.""
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from decimal import Decimal
 from pathlib import Path
 
 import pyotp
@@ -12,15 +14,30 @@ from sqlalchemy import func, select
 
 from keyseal import errors
 from keyseal.clock import ManualClock
-from keyseal.domain.commands import ConfirmTwoFactor, EnrollTwoFactor, SweepIdleKeys
+from keyseal.domain.actors import Actor
+from keyseal.domain.commands import (
+    ConfirmTwoFactor,
+    CreateKey,
+    EditKey,
+    EnrollTwoFactor,
+    Owner,
+    PlaceOrder,
+    RegenerateKey,
+    SetKeyStatus,
+    SweepIdleKeys,
+    Withdraw,
+)
 from keyseal.domain.expiry import DAY_MS
+from keyseal.domain.keys import Environment, KeyStatus
+from keyseal.http.okx.trade import order_from_wire
 from keyseal.services import accounts as account_service
-from keyseal.services import audit
+from keyseal.services import audit, ledger
 from keyseal.services import keys as key_service
 from keyseal.services.runtime import Runtime, open_runtime
 from keyseal.settings import Settings
+from keyseal.store import ledger as ledger_rows
 from keyseal.store.tables import key_changes
-from tests.conftest import make_account, make_key
+from tests.conftest import PASSPHRASE, make_account, make_key
 
 
 def test_many_sweepers_report_each_expired_key_once(rt: Runtime, tmp_path: Path,
@@ -94,3 +111,123 @@ def test_second_factor_attempts_are_throttled_like_passwords(rt: Runtime,
     assert throttled.value.code == "70007"
     clock.advance(policy.wait_after(policy.free_failures + 1) + 1)
     assert account_service.enroll_2fa(rt, EnrollTwoFactor(email, code=totp.at(clock())))
+
+
+# -- what a review found: each use case decides inside its own transaction -------------------
+
+def test_a_failing_after_commit_listener_does_not_turn_a_done_withdrawal_into_an_error(
+        rt: Runtime) -> None:
+    email = make_account(rt, credit={"USDT": "100"})
+    owner = Owner(account_service.account_by_email(rt, email).id, Environment.LIVE)
+
+    def broken(changes: object) -> None:
+        raise RuntimeError("a cache listener failed")
+
+    rt.after_commit.append(broken)
+    done = ledger.withdraw(rt, Withdraw(owner, "USDT", Decimal("10"), "3", "someone"))
+    assert done.amount == Decimal("10")  # answered as done, because it is
+    assert ledger.balances(rt, owner)["USDT"].cash == Decimal("90")
+
+
+def test_a_withdrawal_is_in_the_audit_trail(rt: Runtime) -> None:
+    email = make_account(rt, credit={"USDT": "100"})
+    account = account_service.account_by_email(rt, email)
+    done = ledger.withdraw(rt, Withdraw(Owner(account.id, Environment.LIVE), "USDT",
+                                        Decimal("10"), "4", "TXexampleaddress"))
+    [event] = [e for e in audit.events(rt, account_ids=[account.id])
+               if e.event == "withdrawal_requested"]
+    assert event.details["wd_id"] == done.wd_id and event.details["to_addr"] == "TXexampleaddress"
+    assert event.details["amount"] == "10"
+
+
+def test_regenerate_copies_the_settings_the_key_has_when_it_commits(
+        rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An allow-list narrowed while the new secret is being prepared is the one copied:
+    regenerating must not undo an incident response."""
+    email = make_account(rt)
+    old = key_service.create_key(rt, CreateKey(email, label="bot1", passphrase=PASSPHRASE,
+                                               perm="trade", ip="10.0.0.0/16"))
+    prepare = key_service._prepare
+
+    def prepare_then_narrow(**kwargs: object) -> object:
+        new = prepare(**kwargs)  # argon2, outside the transaction
+        key_service.edit_key(rt, EditKey(old.key.api_key, ip="10.0.0.1"))
+        return new
+
+    monkeypatch.setattr(key_service, "_prepare", prepare_then_narrow)
+    created = key_service.regenerate_key(rt, RegenerateKey(old.key.api_key,
+                                                           passphrase=PASSPHRASE))
+    assert created.key.allowlist.wire() == "10.0.0.1"
+
+
+def test_a_user_cannot_spend_another_accounts_second_factor_attempts_nor_probe_emails(
+        rt: Runtime, clock: ManualClock) -> None:
+    victim, totp = _enrolled(rt, clock)
+    attacker = make_account(rt)
+    actor = Actor.user(attacker, account_service.account_by_email(rt, attacker).id)
+    for target in (victim, "nobody@example.com"):
+        with pytest.raises(errors.OkxError) as refused:
+            key_service.create_key(rt, CreateKey(target, label="x1", passphrase=PASSPHRASE,
+                                                 actor=actor, totp_code="000000"))
+        assert refused.value.code == "59506"  # someone else's account and none answer alike
+    for _ in range(6):  # the attempts count against the attacker, who is soon throttled
+        with pytest.raises(errors.OkxError) as refused:
+            key_service.create_key(rt, CreateKey(victim, label="x1", passphrase=PASSPHRASE,
+                                                 actor=actor, totp_code="000000"))
+        assert refused.value.code in ("59506", "70007")
+    # the victim's own second factor was not throttled by the attacker's attempts
+    owner = Actor.user(victim, account_service.account_by_email(rt, victim).id)
+    made = key_service.create_key(rt, CreateKey(victim, label="mine1", passphrase=PASSPHRASE,
+                                                actor=owner, totp_code=totp.at(clock())))
+    assert made.key.label == "mine1"
+
+
+def test_a_dashboard_user_needs_the_second_factor_to_enable_a_key(
+        rt: Runtime, clock: ManualClock) -> None:
+    email, totp = _enrolled(rt, clock)
+    key = make_key(rt, email)
+    key_service.set_key_status(rt, SetKeyStatus(key["apiKey"], KeyStatus.DISABLED))
+    user = Actor.user(email, account_service.account_by_email(rt, email).id)
+    with pytest.raises(errors.OkxError) as refused:
+        key_service.set_key_status(rt, SetKeyStatus(key["apiKey"], KeyStatus.ENABLED,
+                                                    actor=user))
+    assert refused.value.code == "70003"
+    assert key_service.get_key(rt, key["apiKey"]).status is KeyStatus.DISABLED
+    enabled = key_service.set_key_status(rt, SetKeyStatus(
+        key["apiKey"], KeyStatus.ENABLED, actor=user, totp_code=totp.at(clock())))
+    assert enabled.status is KeyStatus.ENABLED
+
+
+def test_two_orders_racing_for_one_client_order_id_place_one(
+        rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    email = make_account(rt, credit={"USDT": "10000"})
+    owner = Owner(account_service.account_by_email(rt, email).id, Environment.LIVE)
+    request = order_from_wire({"instId": "BTC-USDT", "tdMode": "cash", "side": "buy",
+                               "ordType": "limit", "px": "100", "sz": "0.01",
+                               "clOrdId": "dup1"}, rt.settings.market)
+    both_checked = threading.Barrier(2, timeout=2)
+    taken = ledger_rows.live_cl_ord_id_taken
+
+    def checked_together(*args: object, **kwargs: object) -> bool:
+        found = taken(*args, **kwargs)  # type: ignore[arg-type]
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both_checked.wait()  # without a lock, both checks run before either insert
+        return found
+
+    monkeypatch.setattr(ledger_rows, "live_cl_ord_id_taken", checked_together)
+    outcomes: list[str] = []
+
+    def place() -> None:
+        try:
+            ledger.place_order(rt, PlaceOrder(owner, request))
+            outcomes.append("placed")
+        except errors.OkxError as refused:
+            outcomes.append(refused.code)
+
+    threads = [threading.Thread(target=place) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["51016", "placed"]
+    assert [o.cl_ord_id for o in ledger.pending_orders(rt, owner)] == ["dup1"]

@@ -103,6 +103,7 @@ class SetKeyStatus:
     status: KeyStatus
     _: KW_ONLY
     actor: Actor = OPERATOR
+    totp_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,8 @@ class Credit:
 class PlaceOrder:
     owner: Owner
     order: OrderRequest
+    _: KW_ONLY
+    actor: Actor = OPERATOR
 
 
 @dataclass(frozen=True)
@@ -212,6 +215,8 @@ class CancelOrder:
     inst_id: str
     ord_id: str | None = None
     cl_ord_id: str | None = None
+    _: KW_ONLY
+    actor: Actor = OPERATOR
 
 
 @dataclass(frozen=True)
@@ -224,6 +229,7 @@ class Withdraw:
     _: KW_ONLY
     chain: str | None = None
     client_id: str = ""
+    actor: Actor = OPERATOR
 
 
 @dataclass(frozen=True)

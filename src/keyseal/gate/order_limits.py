@@ -7,7 +7,10 @@
 - a sub-account places at most 1,000 orders per 2 s in all (50061).
 
 The route cannot say this alone: the instruments are in the body, so the handler names them
-once parsed and these rules charge them, all or nothing, before anything is placed.
+once parsed and these rules charge them, all or nothing, before anything is placed. A
+request refused before that (a body that does not parse) is charged to the unknown
+instrument's bucket, so malformed requests are limited too. Demo and live trading count
+apart: a demo bot cannot spend the live account's limits.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ SUB_ACCOUNT_ORDERS = Rate(1000, 2)
 
 def charge_placements(limiter: RateLimiter, caller: Principal, inst_ids: list[str]) -> None:
     """Refuse (50061 for the sub-account limit, else 50011) unless every order fits."""
-    account = caller.key.account_id
+    account = (caller.key.account_id, caller.environment.value)
     if caller.key.is_sub:
         overall: Charge = ((account, "sub-account-orders"), SUB_ACCOUNT_ORDERS, len(inst_ids))
         if not limiter.take([overall], commit=False):
@@ -43,5 +46,6 @@ def charge_placements(limiter: RateLimiter, caller: Principal, inst_ids: list[st
 
 
 def charge_cancel(limiter: RateLimiter, caller: Principal, inst_id: str) -> None:
-    if not limiter.take([((caller.key.account_id, "cancel", inst_id), CANCEL, 1)]):
+    account = (caller.key.account_id, caller.environment.value)
+    if not limiter.take([((account, "cancel", inst_id), CANCEL, 1)]):
         raise errors.RATE_LIMITED(detail=f"account {caller.key.uid}: cancels per instrument")

@@ -68,6 +68,8 @@ class KeysealApp:
             log.exception("could not write key usage at shutdown")
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if self.state.loop is None:  # served without a lifespan (an ASGI test client)
+            self.state.loop = asyncio.get_running_loop()
         kind = scope["type"]
         if kind == "http":
             await self._http(scope, receive, send)

@@ -59,8 +59,8 @@ class ServerState:
         in the event loop's thread. The callback is queued before the worker's result, so the
         caches are clean before the handler that made the change answers."""
         loop = self.loop
-        if loop is None or not loop.is_running():
-            self.forget(changes)
+        if loop is None or not loop.is_running() or _running_loop() is loop:
+            self.forget(changes)  # no loop, or already on it
         else:
             loop.call_soon_threadsafe(self.forget, changes)
 
@@ -81,6 +81,13 @@ class ServerState:
                 if change.kind == "restricted":
                     self.close_sessions(account_id=change.account_id)
 
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:  # a worker thread
+        return None
 
 
 def build_state(rt: Runtime) -> ServerState:

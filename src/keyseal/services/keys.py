@@ -62,6 +62,20 @@ def _owner_in_scope(work: Work, actor: Actor, account_id: int) -> tuple[Account,
     return owner, account_service.master_of(work.conn, owner)
 
 
+def _account_in_scope(work: Work, actor: Actor, email: str) -> Account:
+    """The account with this email, provided ``actor`` may act for it; to a scoped actor an
+    unknown email and someone else's answer alike, so neither tells which emails exist."""
+    try:
+        account = account_service.by_email(work.conn, email)
+    except errors.OkxError:
+        if actor.account_id is None:
+            raise
+        account = None
+    if account is None or not actor.may_act_for(account.id, account.master_id):
+        raise errors.KEY_NOT_FOUND(detail=f"{actor} may not act for {email}")
+    return account
+
+
 def _key_in_scope(work: Work, actor: Actor, api_key: str) -> tuple[ApiKey, Account, Account]:
     """The key, its owner and the owner's master, as ``actor`` may see them: an API actor
     sees only keys of its own environment (a demo key cannot touch live keys)."""
@@ -116,9 +130,10 @@ def create_key(rt: Runtime, cmd: CreateKey) -> CreatedKey:
     new = _prepare(passphrase=cmd.passphrase, perm=cmd.perm, ip=cmd.ip,
                    environment=Environment.DEMO if cmd.demo else Environment.LIVE,
                    sub_account_access=cmd.sub_account_access)
-    master_id = account_service.account_by_email(rt, cmd.account).id if cmd.actor.needs_2fa else None
-    with _second_factor_counted(rt, cmd.actor, master_id), unit_of_work(rt) as work:
-        master = account_service.by_email(work.conn, cmd.account)
+    if cmd.actor.environment not in (None, new.environment):
+        raise errors.KEY_NOT_FOUND(detail=f"{cmd.actor} may not create {new.environment} keys")
+    with _second_factor_counted(rt, cmd.actor, cmd.actor.account_id), unit_of_work(rt) as work:
+        master = _account_in_scope(work, cmd.actor, cmd.account)
         owner = master if cmd.sub is None else account_service.sub_of(work.conn, master, cmd.sub)
         _owner_in_scope(work, cmd.actor, owner.id)
         return _insert(work, owner, account_service.master_of(work.conn, owner), label, new,
@@ -172,6 +187,7 @@ def create_sub_key(rt: Runtime, cmd: CreateSubKey) -> tuple[Account, CreatedKey]
     new = _prepare(passphrase=cmd.passphrase, perm=cmd.perm, ip=cmd.ip,
                    environment=environment, sub_account_access=False)
     with unit_of_work(rt) as work:
+        work.authorize_key(cmd.actor, Permission.TRADE, manages_subs=True, needs_ip_binding=True)
         master = account_service.acting_master(work.conn, cmd.actor)
         sub = account_service.sub_of(work.conn, master, cmd.sub)
         return sub, _insert(work, sub, master, label, new, cmd.actor, None)
@@ -236,6 +252,7 @@ def edit_sub_key(rt: Runtime, cmd: EditSubKey) -> tuple[Account, ApiKey]:
     new_label = None if cmd.label is None else check_label(cmd.label)
     allowlist = None if cmd.ip is None else IpAllowlist.parse(cmd.ip)
     with unit_of_work(rt) as work:
+        work.authorize_key(cmd.actor, Permission.TRADE, manages_subs=True, needs_ip_binding=True)
         sub, key = _sub_key_in_scope(work, cmd.actor, cmd.sub, cmd.api_key)
         if cmd.perm is not None and Permission.parse(cmd.perm) != key.permission:
             raise errors.IMMUTABLE_FIELD("permissions")
@@ -282,8 +299,10 @@ def _apply_edit(work: Work, key: ApiKey, actor: Actor, label: str | None,
 
 def set_key_status(rt: Runtime, cmd: SetKeyStatus) -> ApiKey:
     """Disable or enable: a disabled key keeps its settings and is refused with 50100."""
-    with unit_of_work(rt) as work:
-        key, _, _ = _key_in_scope(work, cmd.actor, cmd.api_key)
+    with _second_factor_counted(rt, cmd.actor, cmd.actor.account_id), unit_of_work(rt) as work:
+        key, _, master = _key_in_scope(work, cmd.actor, cmd.api_key)
+        if cmd.actor.needs_2fa:
+            check_second_factor(work, master, cmd.totp_code)
         return _set_status(work, key, cmd.status, cmd.actor)
 
 
@@ -307,6 +326,7 @@ def delete_key(rt: Runtime, cmd: DeleteKey) -> ApiKey:
 def delete_sub_key(rt: Runtime, cmd: DeleteSubKey) -> Account:
     """A master key deletes a key of one of its sub-accounts (same environment only)."""
     with unit_of_work(rt) as work:
+        work.authorize_key(cmd.actor, Permission.TRADE, manages_subs=True, needs_ip_binding=True)
         sub, key = _sub_key_in_scope(work, cmd.actor, cmd.sub, cmd.api_key)
         _delete(work, key, cmd.actor)
     return sub
@@ -325,6 +345,10 @@ def used_recently(rt: Runtime, key: ApiKey, hours: float = 24) -> bool:
     return key.last_used_ms is not None and rt.now_ms() - key.last_used_ms < hours * 3_600_000
 
 
+def _gone(api_key: str) -> ApiKey:
+    raise errors.KEY_NOT_FOUND(detail=f"key {api_key} was deleted meanwhile")
+
+
 def regenerated_label(label: str, taken: set[str]) -> str:
     """``bot1`` → ``bot1v2`` → ``bot1v3``…, within 50 characters and unused in the account."""
     base = re.sub(r"v([2-9]|[1-9]\d+)$", "", label) or label  # our suffixes start at v2
@@ -340,12 +364,14 @@ def regenerate_key(rt: Runtime, cmd: RegenerateKey) -> CreatedKey:
     """A lost secret or passphrase cannot be recovered: make a new key with the same settings
     (a new label derived from the old one), and optionally disable the old one — all in one
     transaction."""
-    old = get_key(rt, cmd.api_key)
-    new = _prepare(passphrase=cmd.passphrase, perm=old.permission.wire(),
-                   ip=old.allowlist.wire(), environment=old.environment,
-                   sub_account_access=old.sub_account_access)
+    secrets = _prepare(passphrase=cmd.passphrase, perm="read_only", ip=None,
+                       environment=Environment.LIVE, sub_account_access=False)
     with _second_factor_counted(rt, cmd.actor, cmd.actor.account_id), unit_of_work(rt) as work:
         old, owner, master = _key_in_scope(work, cmd.actor, cmd.api_key)
+        account_rows.lock(work.conn, owner.id)  # an edit of the old key waits, or is seen
+        old = key_rows.get(work.conn, cmd.api_key) or _gone(cmd.api_key)
+        new = replace(secrets, permission=old.permission, allowlist=old.allowlist,
+                      environment=old.environment, sub_account_access=old.sub_account_access)
         taken = {k.label for k in key_rows.for_account(work.conn, owner.id)}
         created = _insert(work, owner, master, regenerated_label(old.label, taken), new,
                           cmd.actor, cmd.totp_code)

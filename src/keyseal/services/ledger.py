@@ -26,9 +26,11 @@ from keyseal.domain.keys import Environment
 from keyseal.domain.ledger import Balance, Withdrawal
 from keyseal.domain.money import fmt, parse_amount
 from keyseal.domain.orders import Order
+from keyseal.domain.permissions import Permission
 from keyseal.services import accounts as account_service
 from keyseal.services.runtime import Runtime, random_digits
 from keyseal.services.unit_of_work import Work, unit_of_work
+from keyseal.store import accounts as account_rows
 from keyseal.store import ledger as rows
 
 
@@ -88,6 +90,8 @@ def place_order(rt: Runtime, cmd: PlaceOrder) -> Order:
     try:
         with unit_of_work(rt) as work:
             conn = work.conn
+            account_rows.lock(conn, owner.account_id)  # the clOrdId check holds until commit
+            work.authorize_key(cmd.actor, Permission.TRADE)
             if request.cl_ord_id and rows.live_cl_ord_id_taken(
                     conn, owner.account_id, owner.environment, request.cl_ord_id):
                 raise errors.DUPLICATE_CLORDID()
@@ -117,6 +121,7 @@ def cancel_order(rt: Runtime, cmd: CancelOrder) -> Order:
         raise errors.PARAM_EMPTY("ordId")
     now = rt.now_ms()
     with unit_of_work(rt) as work:
+        work.authorize_key(cmd.actor, Permission.TRADE)
         order = rows.find_order(work.conn, owner.account_id, owner.environment, cmd.inst_id,
                                 ord_id=cmd.ord_id, cl_ord_id=cmd.cl_ord_id, for_update=True)
         if order is None or order.state != "live":
@@ -174,6 +179,7 @@ def withdraw(rt: Runtime, cmd: Withdraw) -> Withdrawal:
     wd_id = random_digits(10)
     now = rt.now_ms()
     with unit_of_work(rt) as work:
+        work.authorize_key(cmd.actor, Permission.WITHDRAW)
         _take(work.conn, owner, ccy, cmd.amount + fee, kind="withdrawal", ref=wd_id, ts_ms=now,
               refusal=errors.WITHDRAW_INSUFFICIENT())
         rows.insert_withdrawal(work.conn, wd_id=wd_id, account_id=owner.account_id, ccy=ccy,
@@ -181,6 +187,9 @@ def withdraw(rt: Runtime, cmd: Withdraw) -> Withdrawal:
                                to_addr=cmd.to_addr, dest=cmd.dest, client_id=cmd.client_id,
                                state="pending", ts_ms=now)
         _changed(work, owner)
+        work.audit(cmd.actor, "withdrawal_requested", account_id=owner.account_id, ccy=ccy,
+                   amount=fmt(cmd.amount), fee=fmt(fee), chain=chain.name,
+                   to_addr=cmd.to_addr, wd_id=wd_id)
     return Withdrawal(wd_id, ccy, chain.name, cmd.amount, fee, cmd.client_id)
 
 
@@ -192,6 +201,7 @@ def transfer_between_subs(rt: Runtime, cmd: TransferBetweenSubs) -> str:
     trans_id = random_digits(9)
     now = rt.now_ms()
     with unit_of_work(rt) as work:
+        work.authorize_key(cmd.actor, Permission.TRADE, manages_subs=True)
         master = account_service.acting_master(work.conn, cmd.actor)
         source = account_service.sub_of(work.conn, master, cmd.from_sub)
         target = account_service.sub_of(work.conn, master, cmd.to_sub)

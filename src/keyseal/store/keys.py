@@ -53,16 +53,23 @@ def get(conn: Connection, api_key: str) -> ApiKey | None:
     return None if row is None else _api_key(row)
 
 
-def credentials(conn: Connection, api_key: str) -> KeyCredentials | None:
+def credentials(conn: Connection, api_key: str, *, lock: bool = False
+                ) -> KeyCredentials | None:
+    """The key with what the gate needs; ``lock`` holds the key's and its account's rows
+    (PostgreSQL's FOR SHARE) until the transaction ends, so a disable or a restriction
+    committed meanwhile waits for it, or is seen by it."""
     master = accounts.alias("master")
-    row = conn.execute(
+    query = (
         select(api_keys, accounts.c.uid, accounts.c.restricted, accounts.c.master_id,
                func.coalesce(master.c.uid, accounts.c.uid).label("main_uid"),
                func.coalesce(master.c.restricted, False).label("master_restricted"),
                func.coalesce(master.c.kyc_level, accounts.c.kyc_level).label("main_kyc"))
         .join(accounts, accounts.c.id == api_keys.c.account_id)
         .outerjoin(master, master.c.id == accounts.c.master_id)
-        .where(api_keys.c.api_key == api_key)).first()
+        .where(api_keys.c.api_key == api_key))
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update(read=True, of=[api_keys, accounts])
+    row = conn.execute(query).first()
     if row is None:
         return None
     return KeyCredentials(

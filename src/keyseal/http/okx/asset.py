@@ -62,6 +62,7 @@ async def withdrawal(call: Call) -> list[Any]:
         required(body, field)
     done = await asyncio.to_thread(ledger.withdraw, call.state.rt, Withdraw(
         call.owner, str(body["ccy"]), parse_amount(body["amt"], "amt"), str(body["dest"]),
-        str(body["toAddr"]), chain=text(body, "chain"), client_id=text(body, "clientId") or ""))
+        str(body["toAddr"]), chain=text(body, "chain"), client_id=text(body, "clientId") or "",
+        actor=call.actor))
     return [{"amt": fmt(done.amount), "wdId": done.wd_id, "ccy": done.ccy,
              "clientId": done.client_id, "chain": done.chain}]

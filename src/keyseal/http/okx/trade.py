@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from keyseal import errors
@@ -85,7 +87,8 @@ async def _place_each(call: Call, bodies: list[Any]) -> Reply | list[Any]:
     for body in bodies:
         try:
             placed = await asyncio.to_thread(ledger.place_order, call.state.rt,
-                                             PlaceOrder(call.owner, order_from_wire(body, market)))
+                                             PlaceOrder(call.owner, order_from_wire(body, market),
+                                                        actor=call.actor))
             acks.append(_ack(call, body, placed, None))
         except errors.OkxError as refusal:
             acks.append(_ack(call, body, None, refusal))
@@ -97,29 +100,48 @@ async def _place_each(call: Call, bodies: list[Any]) -> Reply | list[Any]:
     return Reply(errors.PARTIAL_SUCCESS.code, errors.PARTIAL_SUCCESS.message, acks)
 
 
+@contextmanager
+def _charged_when_malformed(charge: Callable[[], None]) -> Iterator[None]:
+    """A request refused before its orders are counted still costs one request."""
+    try:
+        yield
+    except errors.OkxError:
+        charge()
+        raise
+
+
+def _charge_unknown_placement(call: Call) -> None:
+    charge_placements(call.state.limiter, call.caller, ["?"])
+
+
 @table.private("POST", "/api/v5/trade/order", Permission.TRADE, None)
 async def place_order(call: Call) -> Reply | list[Any]:
     """Place one order."""
-    return await _place_each(call, [call.json_object()])
+    with _charged_when_malformed(lambda: _charge_unknown_placement(call)):
+        body = call.json_object()
+    return await _place_each(call, [body])
 
 
 @table.private("POST", "/api/v5/trade/batch-orders", Permission.TRADE, None)
 async def place_batch(call: Call) -> Reply | list[Any]:
     """Place up to 20 orders; each succeeds or fails on its own."""
-    body = call.json()
-    if not isinstance(body, list) or not body:
-        raise errors.PARAM_ERROR("body", detail="expected a JSON array of orders")
-    if len(body) > MAX_BATCH:
-        raise errors.BATCH_TOO_LARGE(MAX_BATCH)
+    with _charged_when_malformed(lambda: _charge_unknown_placement(call)):
+        body = call.json()
+        if not isinstance(body, list) or not body:
+            raise errors.PARAM_ERROR("body", detail="expected a JSON array of orders")
+        if len(body) > MAX_BATCH:
+            raise errors.BATCH_TOO_LARGE(MAX_BATCH)
     return await _place_each(call, body)
 
 
 @table.private("POST", "/api/v5/trade/cancel-order", Permission.TRADE, None)
 async def cancel_order(call: Call) -> Reply | list[Any]:
     """Cancel a live order by ordId or clOrdId; its frozen funds are released."""
-    body = call.json_object()
+    with _charged_when_malformed(
+            lambda: charge_cancel(call.state.limiter, call.caller, "?")):
+        body = call.json_object()
     command = CancelOrder(call.owner, text(body, "instId") or "", text(body, "ordId"),
-                          text(body, "clOrdId"))
+                          text(body, "clOrdId"), actor=call.actor)
     charge_cancel(call.state.limiter, call.caller,
                   _limited_inst(command.inst_id, call.state.rt.settings.market))
     try:
