@@ -45,7 +45,7 @@ from keyseal.services import accounts as account_service
 from keyseal.services import keys as key_service
 from keyseal.services import ledger as ledger_service
 from keyseal.services.runtime import Runtime, open_runtime
-from keyseal.settings import DB_ENV, HOME_ENV, Settings
+from keyseal.settings import DB_ENV, HOME_ENV, Settings, shown_db_url
 
 app = typer.Typer(help="Keyseal: self-hosted, OKX-compatible API keys.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -153,7 +153,6 @@ def serve(
     import logging
 
     import uvicorn
-    from sqlalchemy.engine import make_url
 
     from keyseal.http.app import create_app
 
@@ -164,7 +163,7 @@ def serve(
     rt = open_runtime(settings)
     scheme = "https" if tls_cert else "http"
     err.print(f"Keyseal listening on {scheme}://{host}:{port}  (home {settings.home}, db "
-              f"{make_url(settings.db_url).render_as_string(hide_password=True)}, rate limits "
+              f"{shown_db_url(settings.db_url)}, rate limits "
               f"{rate_limits.value})")
     config = uvicorn.Config(create_app(rt), host=host, port=port, log_level=log_level,
                             access_log=False, lifespan="on", http="httptools", loop="uvloop",
