@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import enum
 import json
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +21,6 @@ from rich.table import Table
 
 from keyseal import errors
 from keyseal.client.cli import scan_command, vault_app
-from keyseal.crypto import MASTER_KEY_ENV, save_keyring
 from keyseal.domain.commands import (
     ConfirmTwoFactor,
     CreateAccount,
@@ -44,6 +42,7 @@ from keyseal.domain.keys import CreatedKey, Environment, KeyStatus
 from keyseal.services import accounts as account_service
 from keyseal.services import keys as key_service
 from keyseal.services import ledger as ledger_service
+from keyseal.services import master_keys
 from keyseal.services.runtime import Runtime, open_runtime
 from keyseal.settings import DB_ENV, HOME_ENV, Settings, shown_db_url
 
@@ -582,15 +581,8 @@ def audit_list(
 @master_key_app.command("rotate")
 def master_key_rotate(home: Home = None, db: Db = None, as_json: AsJson = False) -> None:
     """Add a new master key version and re-seal every secret under it."""
-    if os.environ.get(MASTER_KEY_ENV):
-        err.print(f"[red]error:[/] the master keys come from ${MASTER_KEY_ENV}; add a new "
-                  "version there ('1:<old>,2:<new>') and run `keyseal master-key reseal`.")
-        raise typer.Exit(2)
     with _runtime(home, db) as rt:
-        # the new version is on disk before anything is sealed with it
-        rt.keyring = rt.keyring.with_new_version()
-        save_keyring(rt.settings.home, rt.keyring)
-        changed = key_service.reseal_all(rt)
+        changed = master_keys.rotate(rt)
     _report_reseal(rt.keyring.current_version, changed, as_json)
 
 
@@ -598,7 +590,7 @@ def master_key_rotate(home: Home = None, db: Db = None, as_json: AsJson = False)
 def master_key_reseal(home: Home = None, db: Db = None, as_json: AsJson = False) -> None:
     """Re-seal every secret under the newest master key version."""
     with _runtime(home, db) as rt:
-        changed = key_service.reseal_all(rt)
+        changed = master_keys.reseal_all(rt)
     _report_reseal(rt.keyring.current_version, changed, as_json)
 
 

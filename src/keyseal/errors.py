@@ -126,6 +126,9 @@ SUB_NAME_TAKEN = ErrorCode("70009", "This sub-account name already exists")
 NO_SUB_ACCOUNT_ACCESS = ErrorCode(
     "70010", "This API key was created without sub-account access")
 TWO_FA_NOT_ENROLLED = ErrorCode("70011", "Two-factor authentication is not enrolled for this account")
+# Master keys, 70040-70049: every message names where the keys were looked for and what to do.
+MASTER_KEYS_FROM_ENVIRONMENT = ErrorCode(
+    "70040", "The master keys come from $KEYSEAL_MASTER_KEY; {0}")
 LABEL_FORMAT = ErrorCode("59502", "An API key note name is 1 to 50 letters or digits")
 IP_FORMAT = ErrorCode("59503", "Each API key can bind up to 20 IPv4/IPv6 addresses or networks: {0}")
 

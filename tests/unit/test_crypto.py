@@ -7,14 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from keyseal.crypto import (
-    MasterKeyring,
-    SealError,
-    hash_secret,
-    load_keyring,
-    new_api_secret,
-    verify_hash,
-)
+from keyseal.crypto.keyring import MasterKeyring, SealError, load_keyring
+from keyseal.crypto.passwords import hash_secret, new_api_secret, verify_hash
 
 
 def test_seal_round_trip_and_context_binding() -> None:

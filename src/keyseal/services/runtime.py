@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from keyseal.clock import Clock, millis, system_clock
-from keyseal.crypto import MasterKeyring, load_keyring
+from keyseal.crypto.keyring import MasterKeyring, load_keyring
 from keyseal.domain.expiry import ExpiryPolicy
 from keyseal.settings import Settings
 from keyseal.store import meta

@@ -1,4 +1,4 @@
-"""Secrets at rest: AES-256-GCM sealing under versioned master keys, argon2id hashes.
+"""Secrets at rest: AES-256-GCM sealing under versioned master keys, and the keyring file.
 
 The server must open an API secret to verify HMACs, so secrets are sealed, not hashed. The
 master keys live outside the database (environment or a 0600 key file), so a copy of the
@@ -9,18 +9,13 @@ so keys can be rotated without downtime (the same idea as itsdangerous' key list
 from __future__ import annotations
 
 import base64
-import hmac
 import json
 import os
 import secrets
 import struct
 from dataclasses import dataclass, field
-from hashlib import sha256
 from pathlib import Path
 
-import pyotp
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -118,90 +113,3 @@ def save_keyring(home: Path, keyring: MasterKeyring) -> Path:
     os.replace(tmp, path)
     os.chmod(path, 0o600)
     return path
-
-
-# -- hashes ------------------------------------------------------------------------------
-_hasher = PasswordHasher()
-
-
-def hash_secret(value: str) -> str:
-    """argon2id hash (salted, PHC string) of a passphrase or password."""
-    return _hasher.hash(value)
-
-
-def verify_hash(stored: str, candidate: str) -> bool:
-    """Slow on purpose; call off the event loop."""
-    try:
-        return _hasher.verify(stored, candidate)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-class FastVerifier:
-    """Remembers, per process, a keyed digest of a passphrase that argon2 already accepted,
-    so the slow hash runs once per key and process, not once per request."""
-
-    def __init__(self) -> None:
-        self._pepper = secrets.token_bytes(32)
-
-    def digest(self, value: str) -> bytes:
-        return hmac.digest(self._pepper, value.encode("utf-8", "surrogatepass"), "sha256")
-
-    @staticmethod
-    def same(a: bytes, b: bytes) -> bool:
-        return hmac.compare_digest(a, b)
-
-
-def new_api_secret() -> str:
-    """32 upper-case hex characters, as OKX secrets look."""
-    return secrets.token_hex(16).upper()
-
-
-# -- TOTP (RFC 6238, as Google Authenticator does it) -------------------------------------
-TOTP_PERIOD_S = 30
-
-
-def new_totp_secret() -> str:
-    return pyotp.random_base32()
-
-
-def totp_uri(secret: str, account_name: str, issuer: str = "Keyseal") -> str:
-    """The ``otpauth://`` URI an authenticator app scans."""
-    return pyotp.TOTP(secret).provisioning_uri(name=account_name, issuer_name=issuer)
-
-
-def totp_qr_svg(uri: str) -> str:
-    """The URI as a QR code, an SVG document (no imaging library needed)."""
-    import qrcode
-    import qrcode.image.svg
-
-    image = qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage)
-    return image.to_string(encoding="unicode")  # type: ignore[no-any-return]
-
-
-def totp_step(secret: str, code: str, now_s: float, last_step: int | None,
-              window: int = 1) -> int | None:
-    """The time step ``code`` belongs to (within ±``window`` steps of now), provided it is
-    later than ``last_step``, so that no code is accepted twice. None otherwise."""
-    code = code.strip().replace(" ", "")
-    if len(code) != 6 or not code.isdigit():
-        return None
-    totp = pyotp.TOTP(secret)
-    current = int(now_s // TOTP_PERIOD_S)
-    for step in range(current - window, current + window + 1):
-        if last_step is not None and step <= last_step:
-            continue
-        if hmac.compare_digest(totp.at(step * TOTP_PERIOD_S), code):
-            return step
-    return None
-
-
-def new_recovery_codes(count: int = 10) -> list[str]:
-    """High-entropy one-time codes (60 bits each), so a plain SHA-256 suffices to store them."""
-    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
-    return ["-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(3))
-            for _ in range(count)]
-
-
-def recovery_code_hash(code: str) -> str:
-    return sha256(code.strip().lower().encode()).hexdigest()
