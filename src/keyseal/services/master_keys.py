@@ -1,37 +1,78 @@
-"""Master-key use cases: rotate to a new version, re-seal every secret under the newest one.
+"""Master-key use cases: rotate to a new version, re-seal every secret under the newest one,
+retire a version no secret uses, list the versions.
 
 The CLI reaches the keyring and the sealed rows only through here, so an entry point never
-touches ``keyseal.crypto`` or ``keyseal.store`` itself."""
+touches ``keyseal.crypto`` or ``keyseal.store`` itself. The database records each version's
+fingerprint in the same transaction as the secrets it seals (decision 0005)."""
 
 from __future__ import annotations
 
-import os
+from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from keyseal import errors
-from keyseal.crypto.keyring import MASTER_KEY_ENV, MasterKeyring, save_keyring
+from keyseal.crypto.keyring import MasterKeyring, fingerprint, save_keyring
 from keyseal.services.accounts import totp_context
+from keyseal.services.master_key_check import key_file, keys_from_environment
 from keyseal.services.runtime import Runtime
 from keyseal.store import accounts as account_rows
 from keyseal.store import keys as key_rows
+from keyseal.store import master_keys as fingerprint_rows
 
 
-def keys_from_environment() -> bool:
-    """Whether the master keys come from ``$KEYSEAL_MASTER_KEY`` (then the operator rotates)."""
-    return bool(os.environ.get(MASTER_KEY_ENV))
+class RotationFailed(Exception):
+    """The database or the key file failed during a rotation; nothing changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class MasterKeyVersion:
+    version: int
+    fingerprint: str  #: an HMAC under the key, safe to show; never the key
+    created_ms: int
+    sealed: int  #: how many secrets it seals now
+
+
+def key_file_of(rt: Runtime) -> Path:
+    """Where this home's key file is (what the operator must back up)."""
+    return key_file(rt.settings.home)
+
+
+def versions(rt: Runtime) -> list[MasterKeyVersion]:
+    with rt.db.read() as conn:
+        used = fingerprint_rows.sealed_versions(conn)
+        return [MasterKeyVersion(v, fp, created, used[v])
+                for v, fp, created in fingerprint_rows.versions(conn)]
 
 
 def rotate(rt: Runtime) -> int:
-    """Add a new master-key version, save it, and re-seal every secret under it; returns how
-    many secrets changed."""
+    """Add a new master-key version and re-seal every secret under it, all or nothing:
+    returns how many secrets changed. If anything fails, the database and the key file keep
+    the versions they had."""
     if keys_from_environment():
         raise errors.MASTER_KEYS_FROM_ENVIRONMENT(
             "add a new version there ('1:<old>,2:<new>') and run `keyseal master-key reseal`")
-    # the new version is on disk before anything is sealed with it
-    rt.keyring = rt.keyring.with_new_version()
-    save_keyring(rt.settings.home, rt.keyring)
-    return reseal_all(rt)
+    old = rt.keyring
+    new = old.with_new_version()
+    saved = False
+    try:
+        with rt.db.write() as conn:
+            fingerprint_rows.record(conn, new.current_version,
+                                    fingerprint(new.keys[new.current_version]), rt.now_ms())
+            changed = reseal_api_secrets(conn, new) + reseal_totp_seeds(conn, new)
+            # on disk before the commit makes any row need the new version
+            save_keyring(rt.settings.home, new)
+            saved = True
+    except BaseException as failure:
+        if saved:  # the commit failed: no row uses the new version, so the file drops it
+            save_keyring(rt.settings.home, old)
+        if isinstance(failure, OSError | SQLAlchemyError):
+            raise RotationFailed(str(failure).splitlines()[0]) from failure
+        raise
+    rt.keyring = new
+    return changed
 
 
 def reseal_all(rt: Runtime) -> int:
@@ -39,7 +80,31 @@ def reseal_all(rt: Runtime) -> int:
     transaction; returns how many changed. Older versions can be retired afterwards."""
     ring = rt.keyring
     with rt.db.write() as conn:
+        recorded = fingerprint_rows.fingerprints(conn)
+        for version, print_ in sorted(ring.fingerprints().items()):
+            if version not in recorded:  # e.g. added to $KEYSEAL_MASTER_KEY by the operator
+                fingerprint_rows.record(conn, version, print_, rt.now_ms())
         return reseal_api_secrets(conn, ring) + reseal_totp_seeds(conn, ring)
+
+
+def retire(rt: Runtime, version: int) -> None:
+    """Remove a master-key version no secret uses from the database and the key file."""
+    if keys_from_environment():
+        raise errors.MASTER_KEYS_FROM_ENVIRONMENT(f"remove v{version} from it and restart")
+    with rt.db.write() as conn:
+        recorded = fingerprint_rows.fingerprints(conn)
+        if version not in recorded:
+            raise errors.MASTER_KEY_UNKNOWN(version)
+        if version == max(recorded):
+            raise errors.MASTER_KEY_NEWEST(version)
+        used = fingerprint_rows.sealed_versions(conn)[version]
+        if used:
+            raise errors.MASTER_KEY_IN_USE(version, used)
+        fingerprint_rows.forget(conn, version)
+    # committed first: a crash before the file is saved leaves an unrecorded version in it,
+    # which is ignored; the other order could leave the database needing a deleted key
+    rt.keyring = rt.ring.without(version)
+    save_keyring(rt.settings.home, rt.ring)
 
 
 def reseal_api_secrets(conn: Connection, ring: MasterKeyring) -> int:
