@@ -159,7 +159,8 @@ def test_a_rotation_failing_midway_adds_no_version(cli: Cli, home_a: Path, db_ur
 
     monkeypatch.setattr(key_rows, "replace_sealed_secret", fails_second_time)
     failed = cli(home_a, "master-key", "rotate")
-    assert failed.exit_code != 0 and len(calls) == 2
+    assert failed.exit_code == 1 and len(calls) == 2
+    assert "changed nothing" in failed.stderr and "\n" not in failed.stderr.strip()
     monkeypatch.undo()
     assert _file_versions(home_a) == [1]
     assert _sealed_versions(db_url, home_a) == [1, 1]
@@ -172,3 +173,21 @@ def test_a_key_file_others_can_read_is_refused(cli: Cli, home_a: Path) -> None:
     refused = cli(home_a, "key", "list", "--account", "ops@example.com")
     assert refused.exit_code == 1
     assert "chmod 600" in refused.stderr and "\n" not in refused.stderr.strip()
+
+
+def test_a_version_left_in_the_key_file_by_a_crashed_rotation_never_seals(
+        cli: Cli, home_a: Path, db_url: str) -> None:
+    from keyseal.crypto.keyring import load_keyring, save_keyring
+
+    ring = load_keyring(home_a, environ={})
+    assert ring is not None
+    save_keyring(home_a, ring.with_new_version())  # on disk, but the commit never happened
+    rt = open_runtime(Settings(home=home_a, db_url=db_url))
+    try:
+        make_key(rt)
+    finally:
+        rt.close()
+    assert _sealed_versions(db_url, home_a) == [1, 1]
+    rotated = cli(home_a, "master-key", "rotate", "--json")
+    assert json.loads(rotated.stdout) == {"version": 2, "resealed": 2}
+    assert _sealed_versions(db_url, home_a) == [2, 2]
