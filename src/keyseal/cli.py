@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import enum
 import json
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +21,6 @@ from rich.table import Table
 
 from keyseal import errors
 from keyseal.client.cli import scan_command, vault_app
-from keyseal.crypto import MASTER_KEY_ENV, save_keyring
 from keyseal.domain.commands import (
     ConfirmTwoFactor,
     CreateAccount,
@@ -44,8 +42,9 @@ from keyseal.domain.keys import CreatedKey, Environment, KeyStatus
 from keyseal.services import accounts as account_service
 from keyseal.services import keys as key_service
 from keyseal.services import ledger as ledger_service
+from keyseal.services import master_keys
 from keyseal.services.runtime import Runtime, open_runtime
-from keyseal.settings import DB_ENV, HOME_ENV, Settings
+from keyseal.settings import DB_ENV, HOME_ENV, Settings, shown_db_url
 
 app = typer.Typer(help="Keyseal: self-hosted, OKX-compatible API keys.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -89,23 +88,40 @@ def _settings(home: Path | None, db: str | None, **extra: Any) -> Settings:
 
 
 @contextmanager
-def _runtime(home: Path | None, db: str | None) -> Iterator[Runtime]:
-    """Open the home for one command; turn refusals into a clear message and exit code 1."""
-    rt = None
+def _refusals() -> Iterator[None]:
+    """Turn refusals into one clear line on stderr and exit code 1."""
     try:
-        rt = open_runtime(_settings(home, db), pooled=False)
-        yield rt
+        yield
     except errors.OkxError as refusal:
         err.print(f"[red]error:[/] {refusal.message} (code {refusal.code})"
-                  + (f"\n  {refusal.detail}" if refusal.detail else ""))
+                  + (f"\n  {refusal.detail}" if refusal.detail else ""), highlight=False)
         raise typer.Exit(1) from None
     except account_service.AccountExists as exists:
         err.print(f"[red]error:[/] an account with email {exists} already exists; "
                   "use another email or `keyseal key create --account` with this one.")
         raise typer.Exit(1) from None
+
+
+def _open(settings: Settings, *, pooled: bool = True) -> Runtime:
+    """Open the home, saying so when this made a new one."""
+    with _refusals():
+        rt = open_runtime(settings, pooled=pooled)
+    if rt.new_home:
+        err.print(f"Created a new Keyseal home in {settings.home} with master key v1 in "
+                  f"{master_keys.key_file_of(rt)}; back it up: without it no secret sealed "
+                  "here can be opened.", highlight=False)
+    return rt
+
+
+@contextmanager
+def _runtime(home: Path | None, db: str | None) -> Iterator[Runtime]:
+    """Open the home for one command; turn refusals into a clear message and exit code 1."""
+    rt = _open(_settings(home, db), pooled=False)
+    try:
+        with _refusals():
+            yield rt
     finally:
-        if rt is not None:
-            rt.close()
+        rt.close()
 
 
 def _read_secret(label: str, *, confirm: bool) -> str:
@@ -153,7 +169,6 @@ def serve(
     import logging
 
     import uvicorn
-    from sqlalchemy.engine import make_url
 
     from keyseal.http.app import create_app
 
@@ -161,10 +176,10 @@ def serve(
                         "%(message)s")
     settings = _settings(home, db, host=host, port=port, rate_limits=rate_limits is Switch.ON,
                          trusted_proxies=tuple(trusted_proxy or ()))
-    rt = open_runtime(settings)
+    rt = _open(settings)
     scheme = "https" if tls_cert else "http"
     err.print(f"Keyseal listening on {scheme}://{host}:{port}  (home {settings.home}, db "
-              f"{make_url(settings.db_url).render_as_string(hide_password=True)}, rate limits "
+              f"{shown_db_url(settings.db_url)}, rate limits "
               f"{rate_limits.value})")
     config = uvicorn.Config(create_app(rt), host=host, port=port, log_level=log_level,
                             access_log=False, lifespan="on", http="httptools", loop="uvloop",
@@ -175,6 +190,17 @@ def serve(
         uvicorn.Server(config).run()
     finally:
         rt.close()
+
+
+@app.command()
+def init(home: Home = None, db: Db = None) -> None:
+    """Create a Keyseal home: its folder, its master key and the database schema. A
+    database that already has a master key is refused unless this home holds that key."""
+    with _runtime(home, db) as rt:
+        if not rt.new_home:
+            listed = ", ".join(f"v{v.version}" for v in master_keys.versions(rt))
+            err.print(f"{rt.settings.home} is already a Keyseal home (master keys {listed} "
+                      "match the database); nothing changed.", highlight=False)
 
 
 # -- accounts ----------------------------------------------------------------------------
@@ -582,25 +608,58 @@ def audit_list(
 # -- master keys -------------------------------------------------------------------------
 @master_key_app.command("rotate")
 def master_key_rotate(home: Home = None, db: Db = None, as_json: AsJson = False) -> None:
-    """Add a new master key version and re-seal every secret under it."""
-    if os.environ.get(MASTER_KEY_ENV):
-        err.print(f"[red]error:[/] the master keys come from ${MASTER_KEY_ENV}; add a new "
-                  "version there ('1:<old>,2:<new>') and run `keyseal master-key reseal`.")
-        raise typer.Exit(2)
+    """Add a new master key version and re-seal every secret under it (all or nothing)."""
     with _runtime(home, db) as rt:
-        # the new version is on disk before anything is sealed with it
-        rt.keyring = rt.keyring.with_new_version()
-        save_keyring(rt.settings.home, rt.keyring)
-        changed = key_service.reseal_all(rt)
-    _report_reseal(rt.keyring.current_version, changed, as_json)
+        try:
+            changed = master_keys.rotate(rt)
+        except master_keys.RotationFailed as failure:
+            err.print(f"[red]error:[/] the rotation failed and changed nothing ({failure}); "
+                      "fix the cause and run `keyseal master-key rotate` again.",
+                      highlight=False)
+            raise typer.Exit(1) from None
+    _report_reseal(rt.ring.current_version, changed, as_json)
 
 
 @master_key_app.command("reseal")
 def master_key_reseal(home: Home = None, db: Db = None, as_json: AsJson = False) -> None:
     """Re-seal every secret under the newest master key version."""
     with _runtime(home, db) as rt:
-        changed = key_service.reseal_all(rt)
-    _report_reseal(rt.keyring.current_version, changed, as_json)
+        changed = master_keys.reseal_all(rt)
+    _report_reseal(rt.ring.current_version, changed, as_json)
+
+
+@master_key_app.command("retire")
+def master_key_retire(
+    version: Annotated[int, typer.Argument(help="The version to remove (see `master-key list`).")],
+    home: Home = None, db: Db = None, as_json: AsJson = False,
+) -> None:
+    """Remove an old master key version that no secret uses any more."""
+    with _runtime(home, db) as rt:
+        master_keys.retire(rt, version)
+        left = [v.version for v in master_keys.versions(rt)]
+    if as_json:
+        _print_json({"retired": version, "versions": left})
+    else:
+        out.print(f"master key v{version} retired; versions left: "
+                  + ", ".join(f"v{v}" for v in left))
+
+
+@master_key_app.command("list")
+def master_key_list(home: Home = None, db: Db = None, as_json: AsJson = False) -> None:
+    """The master key versions: fingerprint (never the key), created, secrets each seals."""
+    with _runtime(home, db) as rt:
+        found = master_keys.versions(rt)
+    rows = [{"version": v.version, "fingerprint": v.fingerprint, "ts": str(v.created_ms),
+             "sealed": v.sealed} for v in found]
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table(title="Master keys (the newest seals; every one opens)")
+    for column in ("version", "fingerprint", "created", "secrets sealed"):
+        table.add_column(column, overflow="fold")
+    for v in found:
+        table.add_row(f"v{v.version}", v.fingerprint[:16], _when(v.created_ms), str(v.sealed))
+    out.print(table)
 
 
 def _report_reseal(version: int, changed: int, as_json: bool) -> None:

@@ -126,6 +126,30 @@ SUB_NAME_TAKEN = ErrorCode("70009", "This sub-account name already exists")
 NO_SUB_ACCOUNT_ACCESS = ErrorCode(
     "70010", "This API key was created without sub-account access")
 TWO_FA_NOT_ENROLLED = ErrorCode("70011", "Two-factor authentication is not enrolled for this account")
+# Master keys, 70040-70049: each message names where the keys were looked for (a home or
+# $KEYSEAL_MASTER_KEY) and what to do. See docs/decisions/0005-master-key-fingerprints.md.
+MASTER_KEYS_FROM_ENVIRONMENT = ErrorCode(
+    "70040", "The master keys come from $KEYSEAL_MASTER_KEY; {0}")
+MASTER_KEY_MISSING = ErrorCode(
+    "70041", "There is no master key in {0}, but this database already has one; run with the "
+    "--home (or $KEYSEAL_MASTER_KEY) whose master key sealed its secrets")
+MASTER_KEY_MISMATCH = ErrorCode(
+    "70042", "The master key in {0} is not the one this database was sealed with (v{1} "
+    "differs); run with the --home (or $KEYSEAL_MASTER_KEY) whose master key sealed it")
+MASTER_KEY_VERSION_MISSING = ErrorCode(
+    "70043", "The master keys in {0} lack v{1}, which this database uses; restore the key "
+    "file from a backup, or run with the --home (or $KEYSEAL_MASTER_KEY) that holds it")
+MASTER_KEY_FILE_EXPOSED = ErrorCode(
+    "70044", "The master key file {0} can be read by other users; run `chmod 600 {0}` and retry")
+MASTER_KEY_UNREADABLE = ErrorCode(
+    "70045", "The master keys in {0} cannot be read ({1}); restore them from a backup")
+MASTER_KEY_UNKNOWN = ErrorCode(
+    "70046", "This database has no master key v{0}; `keyseal master-key list` shows its versions")
+MASTER_KEY_NEWEST = ErrorCode(
+    "70047", "Master key v{0} is the newest and seals new secrets; run `keyseal master-key "
+    "rotate` first, then retire it")
+MASTER_KEY_IN_USE = ErrorCode(
+    "70048", "Master key v{0} still seals {1} secret(s); run `keyseal master-key reseal` first")
 LABEL_FORMAT = ErrorCode("59502", "An API key note name is 1 to 50 letters or digits")
 IP_FORMAT = ErrorCode("59503", "Each API key can bind up to 20 IPv4/IPv6 addresses or networks: {0}")
 

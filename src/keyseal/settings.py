@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from keyseal.domain.accounts import LoginPolicy
 from keyseal.domain.expiry import ExpiryPolicy
@@ -26,7 +28,15 @@ def normalise_db_url(url: str) -> str:
     return url
 
 
-@dataclass
+def shown_db_url(url: str) -> str:
+    """The database URL with its password masked, for logs, messages and reprs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy can parse: show none of it
+        return "<unparsable database URL>"
+
+
+@dataclass(repr=False)
 class Settings:
     home: Path = field(default_factory=default_home)
     db_url: str = ""
@@ -51,3 +61,9 @@ class Settings:
         if not self.db_url:
             self.db_url = os.environ.get(DB_ENV) or f"sqlite:///{self.home / 'keyseal.db'}"
         self.db_url = normalise_db_url(self.db_url)
+
+    def __repr__(self) -> str:
+        # the database URL may carry a password: never print it
+        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        shown["db_url"] = shown_db_url(self.db_url)
+        return "Settings(" + ", ".join(f"{name}={value!r}" for name, value in shown.items()) + ")"

@@ -17,7 +17,8 @@ import httpx
 import pytest
 from argon2 import PasswordHasher
 
-from keyseal import crypto, errors
+from keyseal import errors
+from keyseal.crypto import passwords
 from keyseal.domain.accounts import Account
 from keyseal.domain.actors import Actor
 from keyseal.domain.commands import (
@@ -64,8 +65,8 @@ MODIFY_FIELDS = {"subAcct", "label", "apiKey", "perm", "ip", "ts"}
 def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
     """Real argon2id hashing and checking of every password and passphrase, at the lowest
     cost: these tests make and use hundreds of keys, and the cost is not their subject."""
-    monkeypatch.setattr(crypto, "_hasher", PasswordHasher(time_cost=1, memory_cost=64,
-                                                          parallelism=1))
+    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=64,
+                                                             parallelism=1))
 
 
 @dataclass

@@ -88,7 +88,7 @@ def test_master_key_rotation_keeps_keys_working(run, tmp_path: Path) -> None:  #
                           "--json", input="Passw0rd!x\n").stdout)
     rotated = run("master-key", "rotate", "--json")
     assert json.loads(rotated.stdout) == {"version": 2, "resealed": 1}
-    from keyseal.crypto import load_keyring
+    from keyseal.crypto.keyring import load_keyring
     from keyseal.services.keys import load_entry
     from keyseal.services.runtime import open_runtime
     from keyseal.settings import Settings

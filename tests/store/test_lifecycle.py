@@ -30,7 +30,7 @@ from keyseal.domain.expiry import DAY_MS, ExpiryPolicy
 from keyseal.domain.keys import KeyStatus
 from keyseal.http.okx.subaccount import created_key_fields
 from keyseal.services import accounts as account_service
-from keyseal.services import audit
+from keyseal.services import audit, master_keys
 from keyseal.services import keys as key_service
 from keyseal.services.runtime import Runtime
 from keyseal.store import keys as key_rows
@@ -343,7 +343,7 @@ def test_reseal_covers_totp_seeds(rt: Runtime, clock: ManualClock) -> None:
     totp = pyotp.TOTP(account_service.enroll_2fa(rt, EnrollTwoFactor(email)).secret)
     account_service.confirm_2fa(rt, ConfirmTwoFactor(email, totp.at(clock())))
     rt.keyring = rt.keyring.with_new_version()
-    assert key_service.reseal_all(rt) == 1
+    assert master_keys.reseal_all(rt) == 1
     retired = rt.keyring.__class__({2: rt.keyring.keys[2]})  # version 1 can now be dropped
     rt.keyring = retired
     clock.advance(30)

@@ -24,7 +24,7 @@ from keyseal.domain.market import default_market
 from keyseal.domain.orders import OrderRequest, new_order
 from keyseal.services import accounts as account_service
 from keyseal.services import keys as key_service
-from keyseal.services import ledger
+from keyseal.services import ledger, master_keys
 from keyseal.services.runtime import Runtime
 from keyseal.store import changes
 from keyseal.store import keys as key_rows
@@ -173,8 +173,8 @@ def test_withdrawal_debits_amount_and_fee_or_changes_nothing(rt: Runtime) -> Non
 def test_reseal_moves_every_secret_to_the_new_master_key(rt: Runtime) -> None:
     key = make_key(rt)
     rt.keyring = rt.keyring.with_new_version()
-    assert key_service.reseal_all(rt) == 1
-    assert key_service.reseal_all(rt) == 0
+    assert master_keys.reseal_all(rt) == 1
+    assert master_keys.reseal_all(rt) == 0
     entry = key_service.load_entry(rt, key["apiKey"])
     assert entry is not None and entry.secret == key["secretKey"].encode()
     with rt.db.read() as conn:

@@ -7,14 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from keyseal.crypto import (
+from keyseal.crypto.keyring import (
+    KeyFileExposed,
     MasterKeyring,
     SealError,
-    hash_secret,
+    create_key_file,
     load_keyring,
-    new_api_secret,
-    verify_hash,
+    new_keyring,
+    save_keyring,
 )
+from keyseal.crypto.passwords import hash_secret, new_api_secret, verify_hash
 
 
 def test_seal_round_trip_and_context_binding() -> None:
@@ -48,10 +50,30 @@ def test_newest_version_seals_and_every_version_opens() -> None:
 
 
 def test_key_file_is_created_once_with_mode_0600(tmp_path: Path) -> None:
-    first = load_keyring(tmp_path, environ={})
+    assert load_keyring(tmp_path, environ={}) is None  # never made by reading
+    first = new_keyring()
+    create_key_file(tmp_path, first)
     mode = stat.S_IMODE((tmp_path / "master.key").stat().st_mode)
     assert mode == 0o600
-    assert load_keyring(tmp_path, environ={}).keys == first.keys
+    with pytest.raises(FileExistsError):
+        create_key_file(tmp_path, new_keyring())  # O_EXCL: an existing key is never replaced
+    loaded = load_keyring(tmp_path, environ={})
+    assert loaded is not None and loaded.keys == first.keys
+
+
+def test_a_key_file_others_can_read_is_refused(tmp_path: Path) -> None:
+    save_keyring(tmp_path, new_keyring())
+    (tmp_path / "master.key").chmod(0o640)
+    with pytest.raises(KeyFileExposed):
+        load_keyring(tmp_path, environ={})
+
+
+def test_fingerprints_name_a_version_without_revealing_it() -> None:
+    ring = MasterKeyring({1: b"a" * 32, 2: b"b" * 32})
+    prints = ring.fingerprints()
+    assert prints == MasterKeyring({1: b"a" * 32, 2: b"b" * 32}).fingerprints()
+    assert prints[1] != prints[2] and len(prints[1]) == 64
+    assert (b"a" * 32).hex() not in prints[1]
 
 
 def test_environment_overrides_the_key_file(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from keyseal import errors
 from keyseal.clock import Clock
-from keyseal.crypto import FastVerifier
+from keyseal.crypto.passwords import FastVerifier
 from keyseal.domain.keys import Environment, looks_like_api_key
 from keyseal.domain.permissions import Permission
 from keyseal.gate.cache import KeyCache

@@ -11,17 +11,9 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from keyseal import errors
-from keyseal.crypto import (
-    MasterKeyring,
-    hash_secret,
-    new_recovery_codes,
-    new_totp_secret,
-    recovery_code_hash,
-    totp_qr_svg,
-    totp_step,
-    totp_uri,
-    verify_hash,
-)
+from keyseal.crypto.passwords import hash_secret, verify_hash
+from keyseal.crypto.qr import qr_svg
+from keyseal.crypto.totp import new_recovery_codes, new_totp_secret, recovery_code_hash, totp_step, totp_uri
 from keyseal.domain.accounts import Account, check_email, check_kyc_level, check_sub_name
 from keyseal.domain.actors import OPERATOR, Actor
 from keyseal.domain.commands import (
@@ -261,7 +253,7 @@ class Enrolment:
     uri: str = field(repr=False)  # carries the secret too
 
     def qr_svg(self) -> str:
-        return totp_qr_svg(self.uri)
+        return qr_svg(self.uri)
 
 
 def enroll_2fa(rt: Runtime, cmd: EnrollTwoFactor) -> Enrolment:
@@ -269,7 +261,7 @@ def enroll_2fa(rt: Runtime, cmd: EnrollTwoFactor) -> Enrolment:
     on, starting again needs a current code, so a stolen session cannot swap the seed."""
     account = account_by_email(rt, cmd.email)
     secret = new_totp_secret()
-    sealed = rt.keyring.seal(secret.encode(), _totp_context(account))
+    sealed = rt.keyring.seal(secret.encode(), totp_context(account))
     with second_factor_attempt(rt, account), unit_of_work(rt) as work:
         if account_rows.totp_state(work.conn, account.id, for_update=True).sealed is not None:
             _verify_second_factor(work, account, cmd.code, required=True)
@@ -289,7 +281,7 @@ def confirm_2fa(rt: Runtime, cmd: ConfirmTwoFactor) -> list[str]:
                 raise errors.TWO_FA_INVALID(detail="two-factor authentication is already on; "
                                             "each code works once")
             raise errors.TWO_FA_NOT_ENROLLED(detail="run `keyseal account enroll-2fa` first")
-        secret = rt.open_sealed(state.pending_sealed, _totp_context(account)).decode()
+        secret = rt.open_sealed(state.pending_sealed, totp_context(account)).decode()
         step = totp_step(secret, cmd.code, rt.clock(), None)
         if step is None:
             raise errors.TWO_FA_INVALID()
@@ -338,7 +330,7 @@ def _verify_second_factor(work: Work, account: Account, code: str | None, *,
         return
     if not code:
         raise errors.TWO_FA_REQUIRED()
-    secret = rt.open_sealed(state.sealed, _totp_context(account)).decode()
+    secret = rt.open_sealed(state.sealed, totp_context(account)).decode()
     step = totp_step(secret, code, rt.clock(), state.last_step)
     if step is not None:
         account_rows.set_fields(conn, account.id, totp_last_step=step)
@@ -350,20 +342,6 @@ def _verify_second_factor(work: Work, account: Account, code: str | None, *,
     raise errors.TWO_FA_INVALID()
 
 
-def _totp_context(account: Account) -> bytes:
+def totp_context(account: Account) -> bytes:
+    """What a TOTP seed is sealed to, so a seed cannot be moved to another account's row."""
     return f"totp:{account.uid}".encode()
-
-
-def reseal_totp_seeds(conn: Connection, ring: MasterKeyring) -> int:
-    """Re-seal every TOTP seed (active or pending) under the newest master key."""
-    changed = 0
-    for account, sealed, pending in account_rows.sealed_totp_seeds(conn):
-        fresh = {}
-        for column, blob in (("totp_sealed", sealed), ("totp_pending_sealed", pending)):
-            if blob is not None and ring.version_of(blob) != ring.current_version:
-                context = _totp_context(account)
-                fresh[column] = ring.seal(ring.open(blob, context), context)
-        if fresh:
-            account_rows.set_fields(conn, account.id, **fresh)
-            changed += 1
-    return changed

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy.exc import IntegrityError
 
 from keyseal import errors
-from keyseal.crypto import hash_secret, new_api_secret, verify_hash
+from keyseal.crypto.passwords import hash_secret, new_api_secret, verify_hash
 from keyseal.domain.accounts import Account
 from keyseal.domain.actors import SWEEPER, Actor
 from keyseal.domain.commands import (
@@ -43,7 +43,7 @@ from keyseal.domain.keys import (
 from keyseal.domain.permissions import Permission
 from keyseal.gate.entry import KeyEntry
 from keyseal.services import accounts as account_service
-from keyseal.services.accounts import check_second_factor, reseal_totp_seeds, second_factor_attempt
+from keyseal.services.accounts import check_second_factor, second_factor_attempt
 from keyseal.services.runtime import EXPIRY_POLICY, Runtime
 from keyseal.services.unit_of_work import Work, unit_of_work
 from keyseal.store import accounts as account_rows
@@ -450,19 +450,3 @@ def passphrase_matches(stored_hash: str, candidate: str) -> bool:
     """The slow argon2 check of a passphrase (the gate runs it off the event loop, once per
     key and process)."""
     return verify_hash(stored_hash, candidate)
-
-
-def reseal_all(rt: Runtime) -> int:
-    """Re-seal every API secret and TOTP seed under the keyring's newest master key, in one
-    transaction; returns how many changed. Older versions can be retired afterwards."""
-    ring = rt.keyring
-    changed = 0
-    with rt.db.write() as conn:
-        for api_key, sealed in key_rows.all_sealed_secrets(conn):
-            if ring.version_of(sealed) != ring.current_version:
-                context = api_key.encode()
-                key_rows.replace_sealed_secret(conn, api_key,
-                                               ring.seal(ring.open(sealed, context), context))
-                changed += 1
-        changed += reseal_totp_seeds(conn, ring)
-    return changed

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +14,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.pool import NullPool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: the PostgreSQL advisory-lock id Keyseal's start-up holds (any fixed 64-bit number would do)
+STARTUP_LOCK_ID = 0x6B65_7973_6561_6C01
 
 
 class Database:
@@ -24,10 +28,12 @@ class Database:
     def __init__(self, url: str, *, pooled: bool = True) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self._lock_file: Path | None = None
         if self.is_sqlite:
-            path = url.split("///", 1)[-1]
+            path = url.split("///", 1)[-1].split("?", 1)[0]
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+                self._lock_file = Path(path + ".lock")
             self.engine: Engine = create_engine(
                 url, connect_args={"check_same_thread": False, "timeout": 30},
                 hide_parameters=True)
@@ -51,8 +57,39 @@ class Database:
         with self.engine.connect().execution_options(keyseal_read_only=True) as conn:
             yield conn
 
+    @contextmanager
+    def startup_lock(self) -> Iterator[None]:
+        """One process at a time migrates and bootstraps: a PostgreSQL advisory lock, or a
+        file lock next to the SQLite file. Others starting at the same moment wait, then find
+        the work done. Not re-entrant: do not nest it."""
+        if self.is_sqlite:
+            if self._lock_file is None:  # in memory: nothing else can share it
+                yield
+                return
+            fd = os.open(self._lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # releases the lock
+            return
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql(f"SELECT pg_advisory_lock({STARTUP_LOCK_ID})")
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({STARTUP_LOCK_ID})")
+                conn.commit()
+
     def migrate(self) -> None:
-        """Bring the schema to the newest migration (safe to call on every start)."""
+        """Bring the schema to the newest migration, once however many processes start at
+        the same moment (safe to call on every start)."""
+        with self.startup_lock():
+            self.upgrade_schema()
+
+    def upgrade_schema(self) -> None:
+        """The Alembic upgrade itself; call it holding ``startup_lock``."""
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as conn:

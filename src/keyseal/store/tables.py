@@ -167,3 +167,12 @@ key_changes = Table(
     Column("kind", String(16), nullable=False),
     Column("ts_ms", BigInteger, nullable=False),
 )
+
+# One row per master-key version in use: a fingerprint (an HMAC under that version's key,
+# never the key), so a process whose keyring is another one refuses to start.
+master_keys = Table(
+    "master_keys", metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
