@@ -9,7 +9,7 @@ import json
 import pytest
 from argon2 import PasswordHasher
 
-from keyseal import crypto
+from keyseal.crypto import passwords
 from keyseal.domain.commands import CreateKey, CreateSubAccount, Credit, Owner, SetKeyStatus
 from keyseal.domain.keys import Environment, KeyStatus
 from keyseal.http.okx.subaccount import created_key_fields
@@ -27,7 +27,7 @@ TRANSFER = "/api/v5/asset/subaccount/transfer"
 
 @pytest.fixture(autouse=True)
 def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(crypto, "_hasher", PasswordHasher(time_cost=1, memory_cost=64,
+    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=64,
                                                           parallelism=1))
 
 
