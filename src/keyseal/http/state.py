@@ -85,7 +85,8 @@ class ServerState:
 
 def build_state(rt: Runtime) -> ServerState:
     settings = rt.settings
-    cache = KeyCache(rt.clock, settings.key_cache_size, settings.unknown_key_ttl_s)
+    cache = KeyCache(rt.clock, settings.key_cache_size, settings.unknown_key_ttl_s,
+                     max_age=settings.key_cache_max_age_s)
     limiter = RateLimiter(rt.clock, enabled=settings.rate_limits)
     usage = UsageRecorder()
 
