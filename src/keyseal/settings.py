@@ -43,6 +43,9 @@ class Settings:
     #: a disabled key working while it stays hot
     key_cache_max_age_s: float = field(
         default_factory=lambda: float(os.environ.get(KEY_CACHE_MAX_AGE_ENV) or 60.0))
+    #: an unknown key id waits for a read of the change log (a key another process has just
+    #: created); such reads start at most once per this interval, however many ids arrive
+    unknown_key_catch_up_s: float = 0.05
     usage_flush_interval_s: float = 1.0
     change_poll_interval_s: float = 0.2
     market: Market = field(default_factory=default_market)
