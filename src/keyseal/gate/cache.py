@@ -9,10 +9,11 @@ from keyseal.gate.entry import KeyEntry
 
 
 class KeyCache:
-    """LRU of ``api_key → KeyEntry``, each entry reloaded after ``max_age`` seconds so the
-    store, not a missed change, has the last word. Unknown ids are remembered for ``unknown_ttl`` seconds in
-    a separate LRU, so a flood of random ids can neither reach the database nor push real keys
-    out. Memory is bounded by the capacities, not by the number of keys in the store."""
+    """LRU of ``api_key → KeyEntry``, each entry reloaded after ``max_age`` seconds, so a
+    change the follower missed cannot keep a disabled key working for as long as it is hot.
+    Unknown ids are remembered for ``unknown_ttl`` seconds in a separate LRU, so ids that pass
+    the known-keys filter but are gone from the store cannot push real keys out. Memory is
+    bounded by the capacities, not by the number of keys in the store."""
 
     def __init__(self, clock: Clock, capacity: int = 100_000, unknown_ttl: float = 5.0,
                  unknown_capacity: int = 10_000, max_age: float = 60.0) -> None:

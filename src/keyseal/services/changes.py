@@ -19,11 +19,6 @@ KEY_GONE = frozenset({"deleted", "expired"})
 RECENT_IDS = 100
 
 
-def latest_id(rt: Runtime) -> int:
-    with rt.db.read() as conn:
-        return change_rows.latest_id(conn)
-
-
 def read(rt: Runtime, after: int, also: list[int]) -> tuple[list[Change], ExpiryPolicy | None]:
     """Committed changes with an id above ``after`` or among ``also`` (ids skipped earlier),
     and the stored expiry policy when one of them changed it."""
