@@ -26,12 +26,10 @@ class KnownKeys:
     unknown ids costs one change-log read per interval, never one per request."""
 
     def __init__(self, api_keys: Iterable[str], catch_up: CatchUp | None = None, *,
-                 min_interval_s: float = 0.05,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 min_interval_s: float = 0.05) -> None:
         self._ids = {_value(k) for k in api_keys}
         self._catch_up = catch_up
         self._min_interval_s = min_interval_s
-        self._monotonic = monotonic
         self._last_start = -min_interval_s
         #: the catch-up that has not started reading yet; a miss from now on waits for it
         self._next: asyncio.Future[None] | None = None
@@ -65,11 +63,11 @@ class KnownKeys:
         return wanted in self._ids
 
     async def _catch_up_when_allowed(self) -> None:
-        wait = self._last_start + self._min_interval_s - self._monotonic()
+        wait = self._last_start + self._min_interval_s - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
         self._next = None  # misses arriving during this read wait for the one after
-        self._last_start = self._monotonic()
+        self._last_start = time.monotonic()
         self.catch_ups += 1
         assert self._catch_up is not None
         await self._catch_up()
