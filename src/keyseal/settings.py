@@ -14,6 +14,7 @@ from keyseal.domain.market import Market, default_market
 
 HOME_ENV = "KEYSEAL_HOME"
 DB_ENV = "KEYSEAL_DB"
+KEY_CACHE_MAX_AGE_ENV = "KEYSEAL_KEY_CACHE_MAX_AGE_S"
 
 
 def default_home() -> Path:
@@ -48,6 +49,13 @@ class Settings:
     max_body_bytes: int = 1 << 20
     key_cache_size: int = 100_000
     unknown_key_ttl_s: float = 5.0
+    #: a cached key is reloaded after this long, so a change the follower missed cannot keep
+    #: a disabled key working while it stays hot
+    key_cache_max_age_s: float = field(
+        default_factory=lambda: float(os.environ.get(KEY_CACHE_MAX_AGE_ENV) or 60.0))
+    #: an unknown key id waits for a read of the change log (a key another process has just
+    #: created); such reads start at most once per this interval, however many ids arrive
+    unknown_key_catch_up_s: float = 0.05
     usage_flush_interval_s: float = 1.0
     change_poll_interval_s: float = 0.2
     market: Market = field(default_factory=default_market)

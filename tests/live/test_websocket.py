@@ -116,13 +116,11 @@ async def test_a_session_is_closed_with_4007_when_its_key_is_disabled(
     async with websockets.connect(live_server.ws_url) as ws:
         await ws.send(login(key))
         assert json.loads(await ws.recv())["code"] == "0"
-        started = time.monotonic()
         await asyncio.to_thread(live_server.cli, "key", "disable", key["apiKey"])
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), timeout=5)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4007
         assert "updated or deleted" in closed.value.rcvd.reason
-        assert time.monotonic() - started < 5  # the CLI's own start-up included
     other = live_server.new_key()  # other sessions are untouched
     [reply] = await exchange(live_server.ws_url, login(other))
     assert reply["code"] == "0"

@@ -190,3 +190,24 @@ def _signed(clock: ManualClock, api_key: str, passphrase: str):  # type: ignore[
                "ok-access-sign": sign_request(b"s", ts, "GET", "/x"),
                "ok-access-passphrase": passphrase}
     return SignedRequest("GET", b"/x", b"", headers, "127.0.0.1")
+
+
+def test_a_cached_key_is_reloaded_after_its_max_age_keeping_only_valid_passphrase_results(
+        ) -> None:
+    clock = ManualClock(0.0)
+    cache = KeyCache(clock, max_age=60)
+    old = _entry("a")
+    old.passphrase_ok = b"digest"
+    cache.put("a", old)
+    clock.advance(59.9)
+    assert cache.get("a") is old
+    clock.advance(0.1)
+    assert cache.get("a") is None  # reloaded on the next request
+    same_hash = _entry("a")
+    cache.put("a", same_hash)
+    assert cache.get("a") is same_hash and same_hash.passphrase_ok == b"digest"
+    clock.advance(60)
+    new_hash = _entry("a")
+    new_hash.passphrase_hash = "another"  # the passphrase was changed meanwhile
+    cache.put("a", new_hash)
+    assert new_hash.passphrase_ok is None

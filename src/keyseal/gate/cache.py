@@ -9,27 +9,35 @@ from keyseal.gate.entry import KeyEntry
 
 
 class KeyCache:
-    """LRU of ``api_key → KeyEntry``. Unknown ids are remembered for ``unknown_ttl`` seconds in
-    a separate LRU, so a flood of random ids can neither reach the database nor push real keys
-    out. Memory is bounded by the capacities, not by the number of keys in the store."""
+    """LRU of ``api_key → KeyEntry``, each entry reloaded after ``max_age`` seconds, so a
+    change the follower missed cannot keep a disabled key working for as long as it is hot.
+    Unknown ids are remembered for ``unknown_ttl`` seconds in a separate LRU, so ids that pass
+    the known-keys filter but are gone from the store cannot push real keys out. Memory is
+    bounded by the capacities, not by the number of keys in the store."""
 
     def __init__(self, clock: Clock, capacity: int = 100_000, unknown_ttl: float = 5.0,
-                 unknown_capacity: int = 10_000) -> None:
-        self._entries: OrderedDict[str, KeyEntry] = OrderedDict()
+                 unknown_capacity: int = 10_000, max_age: float = 60.0) -> None:
+        #: api_key → (entry, when it must be reloaded)
+        self._entries: OrderedDict[str, tuple[KeyEntry, float]] = OrderedDict()
         self._unknown: OrderedDict[str, float] = OrderedDict()
         self._clock = clock
         self._capacity = capacity
         self._unknown_ttl = unknown_ttl
         self._unknown_capacity = unknown_capacity
+        self._max_age = max_age
         #: bumped by every eviction; a load that raced one must not write back what it read
         self.evictions = 0
 
     def get(self, api_key: str) -> KeyEntry | None | bool:
-        """The entry; ``False`` when known not to exist; ``None`` when not cached."""
+        """The entry; ``False`` when known not to exist; ``None`` when not cached (or cached
+        longer than ``max_age`` ago: it is then reloaded)."""
         found = self._entries.get(api_key)
         if found is not None:
-            self._entries.move_to_end(api_key)
-            return found
+            entry, stale_at = found
+            if stale_at > self._clock():
+                self._entries.move_to_end(api_key)
+                return entry
+            return None  # kept until the reload replaces it, to carry its passphrase results
         until = self._unknown.get(api_key)
         if until is None:
             return None
@@ -44,12 +52,18 @@ class KeyCache:
         if loaded_at is not None and loaded_at != self.evictions:
             return
         if entry is None:
+            self._entries.pop(api_key, None)
             self._unknown[api_key] = self._clock() + self._unknown_ttl
             self._unknown.move_to_end(api_key)
             while len(self._unknown) > self._unknown_capacity:
                 self._unknown.popitem(last=False)
             return
-        self._entries[api_key] = entry
+        aged = self._entries.get(api_key)
+        if aged is not None and aged[0].passphrase_hash == entry.passphrase_hash:
+            # a reload after max_age: the same hash accepts and refuses the same passphrases,
+            # so a hot key costs no argon2 check each time it ages out
+            entry.passphrase_ok, entry.passphrase_bad = aged[0].passphrase_ok, aged[0].passphrase_bad
+        self._entries[api_key] = (entry, self._clock() + self._max_age)
         self._entries.move_to_end(api_key)
         while len(self._entries) > self._capacity:
             self._entries.popitem(last=False)
@@ -62,7 +76,8 @@ class KeyCache:
     def evict_account(self, account_id: int) -> None:
         """Drop every key of an account and of its sub-accounts (a restriction); rare, so a scan."""
         self.evictions += 1
-        doomed = [k for k, e in self._entries.items() if account_id in (e.account_id, e.master_id)]
+        doomed = [k for k, (e, _) in self._entries.items()
+                  if account_id in (e.account_id, e.master_id)]
         for api_key in doomed:
             del self._entries[api_key]
 

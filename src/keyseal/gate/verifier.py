@@ -18,6 +18,7 @@ from keyseal.domain.keys import Environment, looks_like_api_key
 from keyseal.domain.permissions import Permission
 from keyseal.gate.cache import KeyCache
 from keyseal.gate.entry import KeyEntry
+from keyseal.gate.known_keys import KnownKeys
 from keyseal.gate.ratelimit import Rate, RateLimiter
 from keyseal.gate.usage import UsageRecorder
 from keyseal.signing import decoded_target, parse_timestamp, sign_ws_login, signatures_match
@@ -67,7 +68,8 @@ class Principal:
 class Gate:
     def __init__(self, *, clock: Clock, cache: KeyCache, load_key: KeyLoader,
                  check_passphrase: PassphraseCheck, limiter: RateLimiter,
-                 usage: UsageRecorder, window_s: float = 30.0) -> None:
+                 usage: UsageRecorder, window_s: float = 30.0,
+                 known_keys: KnownKeys | None = None) -> None:
         self._clock = clock
         self._cache = cache
         self._load_key = load_key
@@ -75,6 +77,8 @@ class Gate:
         self._limiter = limiter
         self._usage = usage
         self._window_s = window_s
+        #: the ids that exist: an id outside it is refused without reading the store
+        self._known_keys = known_keys
         self._fast = FastVerifier()
         # concurrent misses for one key share one load, and concurrent first uses of one
         # passphrase share one argon2 check: a burst on a cold key costs one of each
@@ -142,6 +146,8 @@ class Gate:
         if cached is None:
             if not looks_like_api_key(api_key):
                 raise errors.INVALID_KEY(detail="not a UUID")
+            if self._known_keys is not None and not await self._known_keys.exists(api_key):
+                raise errors.INVALID_KEY(detail=f"unknown key {api_key}")
             loaded_at = self._cache.evictions
             loaded = await _single_flight(self._loading, api_key, lambda: self._load_key(api_key))
             if self._cache.get(api_key) is None:

@@ -5,57 +5,48 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from keyseal.domain.expiry import ExpiryPolicy
-from keyseal.http.state import ServerState
-from keyseal.services import changes as change_service
 from keyseal.services import keys as key_service
 from keyseal.services.changes import Change
+
+if TYPE_CHECKING:
+    from keyseal.http.state import ServerState
 
 log = logging.getLogger("keyseal.server")
 
 
 class ChangeFollower:
-    """Reads the change log and drops what this process cached about changed keys and
-    accounts. A process that missed a push still catches up: the log is the truth.
+    """Reads the change log and applies it to what this process holds: drops cached keys,
+    accounts and balances, keeps the set of known key ids current, reloads the expiry
+    policy. A process that missed a push still catches up: the log is the truth.
 
-    Ids are handed out when a row is inserted, not when its transaction commits, so on
-    PostgreSQL a lower id can become visible after a higher one. Each id skipped over is
-    remembered as a gap and looked up again on every poll, until it appears or
-    ``gap_timeout_s`` passes (a rolled-back transaction leaves a gap for good).
-    """
+    The position in the log (``state.changes``, with its gaps for out-of-order commits)
+    belongs to the state, so the polling loop and the gate's catch-ups on an unknown key id
+    move one cursor."""
 
-    def __init__(self, state: ServerState, gap_timeout_s: float = 30.0) -> None:
+    def __init__(self, state: ServerState) -> None:
         self.state = state
-        self.last_id = change_service.latest_id(state.rt)
-        self._gaps: dict[int, float] = {}
-        self._gap_timeout_s = gap_timeout_s
 
     def poll(self) -> tuple[list[Change], ExpiryPolicy | None]:
-        return change_service.read(self.state.rt, self.last_id, list(self._gaps))
+        return self.state.changes.read(self.state.rt)
 
     def apply(self, found: list[Change], policy: ExpiryPolicy | None = None,
               now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
         if policy is not None:
             self.state.rt.settings.expiry = policy
-        for change in sorted(found, key=lambda c: c.id):
-            if change.id > self.last_id:
-                self._gaps.update(dict.fromkeys(range(self.last_id + 1, change.id), now))
-                self.last_id = change.id
-            self._gaps.pop(change.id, None)
-            self._evict(change)
-        for missing, since in list(self._gaps.items()):
-            if now - since >= self._gap_timeout_s:
-                del self._gaps[missing]
+        self.state.forget(self.state.changes.advance(found, now))
 
-    def _evict(self, change: Change) -> None:
-        self.state.forget([change])
+    async def catch_up(self) -> None:
+        """Read what is new in the log (off the event loop) and apply it."""
+        self.apply(*await asyncio.to_thread(self.poll))
 
     async def run(self, interval_s: float) -> None:
         while True:
             try:
-                self.apply(*await asyncio.to_thread(self.poll))
+                await self.catch_up()
             except Exception:  # a stopped database must not kill the loop
                 log.exception("could not read the change log; retrying")
             await asyncio.sleep(interval_s)

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from keyseal.gate.cache import KeyCache
 from keyseal.gate.entry import KeyEntry
+from keyseal.gate.known_keys import KnownKeys
 from keyseal.gate.ratelimit import RateLimiter
 from keyseal.gate.usage import UsageRecorder
 from keyseal.gate.verifier import Gate
+from keyseal.http.background import ChangeFollower
+from keyseal.services import changes as change_service
 from keyseal.services import keys as key_service
 from keyseal.services.balance_cache import BalanceCache
-from keyseal.services.changes import ACCOUNT_WIDE, Change
+from keyseal.services.changes import ACCOUNT_WIDE, KEY_GONE, Change, ChangeCursor
 from keyseal.services.runtime import Runtime
 
 
@@ -33,6 +37,10 @@ class ServerState:
     limiter: RateLimiter
     usage: UsageRecorder
     balances: BalanceCache
+    #: the ids of every existing key
+    known_keys: KnownKeys
+    #: how far this process has applied the change log
+    changes: ChangeCursor
     #: logged-in private WebSocket sessions, by API key
     sessions: dict[str, set[SessionCloser]] = field(default_factory=dict)
     #: the serving event loop, once started
@@ -74,13 +82,16 @@ class ServerState:
                     self.balances.evict(change.account_id)
                 continue
             if change.api_key:
+                if change.kind == "created":
+                    self.known_keys.add(change.api_key)
+                elif change.kind in KEY_GONE:
+                    self.known_keys.discard(change.api_key)
                 self.key_cache.evict(change.api_key)
                 self.close_sessions(api_key=change.api_key)
             if change.account_id is not None and change.kind in ACCOUNT_WIDE:
                 self.key_cache.evict_account(change.account_id)
                 if change.kind == "restricted":
                     self.close_sessions(account_id=change.account_id)
-
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -92,7 +103,14 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
 
 def build_state(rt: Runtime) -> ServerState:
     settings = rt.settings
-    cache = KeyCache(rt.clock, settings.key_cache_size, settings.unknown_key_ttl_s)
+    cursor, key_ids = change_service.start(rt, time.monotonic())
+
+    async def catch_up() -> None:  # an unknown key id: read the change log first
+        await follower.catch_up()
+
+    known_keys = KnownKeys(key_ids, catch_up, min_interval_s=settings.unknown_key_catch_up_s)
+    cache = KeyCache(rt.clock, settings.key_cache_size, settings.unknown_key_ttl_s,
+                     max_age=settings.key_cache_max_age_s)
     limiter = RateLimiter(rt.clock, enabled=settings.rate_limits)
     usage = UsageRecorder()
 
@@ -104,7 +122,8 @@ def build_state(rt: Runtime) -> ServerState:
 
     gate = Gate(clock=rt.clock, cache=cache, load_key=load_key,
                 check_passphrase=check_passphrase, limiter=limiter, usage=usage,
-                window_s=settings.timestamp_window_s)
-    state = ServerState(rt, gate, cache, limiter, usage, BalanceCache(rt))
+                window_s=settings.timestamp_window_s, known_keys=known_keys)
+    state = ServerState(rt, gate, cache, limiter, usage, BalanceCache(rt), known_keys, cursor)
+    follower = ChangeFollower(state)
     rt.after_commit.append(state.committed)  # this process's own changes, at once
     return state

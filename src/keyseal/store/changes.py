@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, insert, select
 
-from keyseal.store.tables import key_changes
+from keyseal.store.tables import api_keys, key_changes
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,3 +42,13 @@ def with_ids(conn: Connection, ids: list[int]) -> list[Change]:
         select(key_changes.c.id, key_changes.c.kind, key_changes.c.api_key,
                key_changes.c.account_id).where(key_changes.c.id.in_(ids[:1000])))
     return [Change(r.id, r.kind, r.api_key, r.account_id) for r in rows]
+
+
+def present_after(conn: Connection, after: int) -> set[int]:
+    """The ids above ``after`` that are visible now (the ones missing may yet commit)."""
+    return set(conn.execute(select(key_changes.c.id).where(key_changes.c.id > after)).scalars())
+
+
+def existing_key_ids(conn: Connection) -> list[str]:
+    """Every key id in the store: where a follower's set of known keys starts."""
+    return list(conn.execute(select(api_keys.c.api_key)).scalars())
