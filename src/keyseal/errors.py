@@ -128,6 +128,9 @@ NO_SUB_ACCOUNT_ACCESS = ErrorCode(
 TWO_FA_NOT_ENROLLED = ErrorCode("70011", "Two-factor authentication is not enrolled for this account")
 LABEL_FORMAT = ErrorCode("59502", "An API key note name is 1 to 50 letters or digits")
 IP_FORMAT = ErrorCode("59503", "Each API key can bind up to 20 IPv4/IPv6 addresses or networks: {0}")
+IP_TOO_WIDE = ErrorCode(
+    "70014", "The IP allow-list entry {0} {1}: bind addresses, or networks of /{2} or narrower "
+    "for IPv4 and /{3} or narrower for IPv6")
 
 # WebSocket
 WS_INVALID_TIMESTAMP = ErrorCode("60004", "Invalid timestamp")

@@ -184,7 +184,7 @@ def _check_sub_management(entry: KeyEntry, guard: Guard) -> None:
         raise errors.ONLY_MAIN_ACCOUNT(detail=f"key {entry.api_key} is a sub-account's")
     if not entry.sub_account_access:
         raise errors.NO_SUB_ACCOUNT_ACCESS(detail=f"key {entry.api_key}")
-    if guard.needs_ip_binding and not entry.allowlist:
+    if guard.needs_ip_binding and not entry.allowlist.bound:
         raise errors.IP_BINDING_REQUIRED(detail=f"key {entry.api_key} has no IP allow-list")
 
 
