@@ -219,7 +219,7 @@ def test_edit_changes_label_and_ips_only(rt: Runtime) -> None:
         key_service.edit_key(rt, EditKey(key["apiKey"], passphrase="New-Pass1"))
     with refused("59502"):
         key_service.edit_key(rt, EditKey(key["apiKey"], label="taken"))
-    with refused("59503"):
+    with refused("70013"):
         key_service.edit_key(rt, EditKey(key["apiKey"], ip="1.2.3.4 nonsense"))
     unchanged = key_service.get_key(rt, key["apiKey"])
     assert (unchanged.label, unchanged.allowlist.wire()) == ("bot1", "")

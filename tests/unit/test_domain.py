@@ -55,7 +55,7 @@ def test_allowlist_limits_and_garbage() -> None:
     assert too_many.value.code == "59503"
     with pytest.raises(errors.OkxError) as garbage:
         IpAllowlist.parse("1.2.3.4,nope")
-    assert garbage.value.code == "59503" and "nope" in garbage.value.message
+    assert garbage.value.code == "70013" and "nope" in garbage.value.message
 
 
 @given(st.ip_addresses(v=4), st.integers(min_value=16, max_value=32))
@@ -154,10 +154,10 @@ def test_duplicate_ips_count_once_against_the_limit() -> None:
 def test_allowlists_must_be_strings(value: object) -> None:
     with pytest.raises(errors.OkxError) as refused:
         IpAllowlist.parse(value)
-    assert refused.value.code == "59503"
+    assert refused.value.code == "70013"
 
 
-@pytest.mark.parametrize(("check", "code"), [(check_label, "59502"), (check_passphrase, "59505")])
+@pytest.mark.parametrize(("check", "code"), [(check_label, "70012"), (check_passphrase, "59505")])
 def test_labels_and_passphrases_must_be_strings(check, code: str) -> None:  # type: ignore[no-untyped-def]
     for value in (["a"], 12345678, None, {"x": 1}):
         with pytest.raises(errors.OkxError) as refused:

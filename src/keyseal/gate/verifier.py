@@ -1,5 +1,18 @@
-"""The gate: one small check per step, in the order of DESIGN.md, each refusing with one
-OKX code. Warm requests do no I/O; the slow parts (loading a key, the first argon2 check of a
+"""The gate: one small check per step, each refusing with one OKX code. The order, as
+``Gate.authenticate`` runs it:
+
+headers present (50103 key, 50106 sign, 50107 timestamp, 50104 passphrase) → timestamp
+parses (50112) → key known (50111) → environment (50101) → key disabled or account
+restricted (50100) → timestamp within the window (50102) → signature (50113) → passphrase
+(50105) → IP allow-list (50110) → permission (50120) → sub-account management (59500,
+70010, 50035: the key must be really bound to IPs) → rate limit (50011) → usage recorded.
+
+The signature comes before a passphrase the cache has not yet accepted: that check costs
+argon2, so it is spent only on a caller who holds the secret, and a key id alone buys no
+hashing and no guesses (docs/decisions/0004). Format errors of key management (label, IP
+entries) are Keyseal's 70012-70014, not OKX's 59502/59503.
+
+Warm requests do no I/O; the slow parts (loading a key, the first argon2 check of a
 passphrase) run off the event loop."""
 
 from __future__ import annotations
