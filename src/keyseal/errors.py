@@ -127,7 +127,7 @@ SUB_NAME_TAKEN = ErrorCode("70009", "This sub-account name already exists")
 NO_SUB_ACCOUNT_ACCESS = ErrorCode(
     "70010", "This API key was created without sub-account access")
 TWO_FA_NOT_ENROLLED = ErrorCode("70011", "Two-factor authentication is not enrolled for this account")
-# Format errors (70012-70019): OKX's 59502 and 59503 mean "note name taken" and "too many
+# Format and range errors (70012-70019): OKX's 59502 and 59503 mean "note name taken" and "too many
 # IPs", so a malformed label or IP entry gets a code that says what is actually wrong.
 LABEL_FORMAT = ErrorCode("70012", "An API key note name is 1 to 50 letters or digits")
 IP_FORMAT = ErrorCode(
@@ -135,6 +135,9 @@ IP_FORMAT = ErrorCode(
 IP_TOO_WIDE = ErrorCode(
     "70014", "The IP allow-list entry {0} {1}: bind addresses, or networks of /{2} or narrower "
     "for IPv4 and /{3} or narrower for IPv6")
+BALANCE_TOO_LARGE = ErrorCode(
+    "70015", "This would take the {0} balance past what the ledger keeps exactly: {1} digits "
+    "before the decimal point")
 
 # WebSocket
 WS_INVALID_TIMESTAMP = ErrorCode("60004", "Invalid timestamp")

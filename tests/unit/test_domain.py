@@ -163,3 +163,15 @@ def test_labels_and_passphrases_must_be_strings(check, code: str) -> None:  # ty
         with pytest.raises(errors.OkxError) as refused:
             check(value)
         assert refused.value.code == code
+
+
+def test_money_arithmetic_keeps_every_digit() -> None:
+    from keyseal.domain.money import add, multiply, negate
+
+    widest = Decimal("999999999999999999.999999999999999999")
+    assert fmt(add(widest, Decimal("1e-18"))) == "1000000000000000000"
+    assert fmt(negate(widest)) == "-" + str(widest)
+    assert fmt(multiply(widest, widest)) == (
+        "999999999999999999999999999999999998.000000000000000000000000000000000001")
+    assert fmt(Decimal("123456789012345678.123456789012345678")) == (
+        "123456789012345678.123456789012345678")  # the default context keeps only 28 digits
