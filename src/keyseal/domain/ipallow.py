@@ -59,6 +59,15 @@ def parse_address(text: str) -> Address | None:
     return unmapped(ip)
 
 
+def unmapped_network(network: Network) -> Network:
+    """``::ffff:10.0.0.0/104`` is the IPv4 network 10.0.0.0/8; any other network is itself."""
+    if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_MAPPED):
+        base = network.network_address.ipv4_mapped
+        assert base is not None
+        return ipaddress.IPv4Network(f"{base}/{network.prefixlen - 96}")
+    return network
+
+
 @dataclass(frozen=True, slots=True)
 class IpAllowlist:
     """An empty allow-list permits every address."""
@@ -103,10 +112,8 @@ class IpAllowlist:
                 network = ipaddress.ip_network(part, strict=False)
             except ValueError:
                 continue  # matches nothing, as before
-            if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_MAPPED):
-                network = _unmapped_network(network)
             entries.append(part)
-            networks.append(network)
+            networks.append(unmapped_network(network))
         narrow = all(n.prefixlen >= rules.min_prefix(n) for n in networks)
         return cls(tuple(entries), tuple(networks), narrow)
 
@@ -165,13 +172,7 @@ def _unmapped_entry(part: str, network: Network) -> Network:
     if not network.subnet_of(_MAPPED):
         raise errors.IP_FORMAT(f"{_shown(part)} spans IPv4-mapped addresses; bind IPv4 "
                                "networks as IPv4", detail="bad allow-list entry")
-    return _unmapped_network(network)
-
-
-def _unmapped_network(network: ipaddress.IPv6Network) -> ipaddress.IPv4Network:
-    base = network.network_address.ipv4_mapped
-    assert base is not None
-    return ipaddress.IPv4Network(f"{base}/{network.prefixlen - 96}")
+    return unmapped_network(network)
 
 
 def _canonical(network: Network) -> str:
