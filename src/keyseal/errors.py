@@ -108,8 +108,9 @@ PASSPHRASE_FORMAT = ErrorCode("59505", "The passphrase format is incorrect.")
 KEY_NOT_FOUND = ErrorCode("59506", "API key doesn't exist.")
 SUB_NOT_FOUND = ErrorCode("59510", "Sub-account does not exist")
 
-# Keyseal's own codes, for rules OKX enforces in its web UI rather than its API. They sit in
-# 70000-70999, a range OKX does not use, so no client mistakes them for one of OKX's.
+# Keyseal's own codes, for rules OKX enforces in its web UI rather than its API, and for
+# format errors. They sit in 70000-70999, a range OKX does not use, so no client mistakes them
+# for one of OKX's (docs/decisions/0002 and 0004).
 KYC_REQUIRED = ErrorCode(
     "70001", "Identity verification level {0} or higher is required to create API keys")
 ACCOUNT_RESTRICTED = ErrorCode(
@@ -126,6 +127,17 @@ SUB_NAME_TAKEN = ErrorCode("70009", "This sub-account name already exists")
 NO_SUB_ACCOUNT_ACCESS = ErrorCode(
     "70010", "This API key was created without sub-account access")
 TWO_FA_NOT_ENROLLED = ErrorCode("70011", "Two-factor authentication is not enrolled for this account")
+# Format and range errors (70012-70019): OKX's 59502 and 59503 mean "note name taken" and "too many
+# IPs", so a malformed label or IP entry gets a code that says what is actually wrong.
+LABEL_FORMAT = ErrorCode("70012", "An API key note name is 1 to 50 letters or digits")
+IP_FORMAT = ErrorCode(
+    "70013", "An IP allow-list is up to 20 IPv4/IPv6 addresses or networks, separated by commas: {0}")
+IP_TOO_WIDE = ErrorCode(
+    "70014", "The IP allow-list entry {0} {1}: bind addresses, or networks of /{2} or narrower "
+    "for IPv4 and /{3} or narrower for IPv6")
+BALANCE_TOO_LARGE = ErrorCode(
+    "70015", "This would take the {0} balance past what the ledger keeps exactly: {1} digits "
+    "before the decimal point")
 # Master keys, 70040-70049: each message names where the keys were looked for (a home or
 # $KEYSEAL_MASTER_KEY) and what to do. See docs/decisions/0005-master-key-fingerprints.md.
 MASTER_KEYS_FROM_ENVIRONMENT = ErrorCode(
@@ -150,8 +162,6 @@ MASTER_KEY_NEWEST = ErrorCode(
     "rotate` first, then retire it")
 MASTER_KEY_IN_USE = ErrorCode(
     "70048", "Master key v{0} still seals {1} secret(s); run `keyseal master-key reseal` first")
-LABEL_FORMAT = ErrorCode("59502", "An API key note name is 1 to 50 letters or digits")
-IP_FORMAT = ErrorCode("59503", "Each API key can bind up to 20 IPv4/IPv6 addresses or networks: {0}")
 
 # WebSocket
 WS_INVALID_TIMESTAMP = ErrorCode("60004", "Invalid timestamp")

@@ -10,15 +10,28 @@ from sqlalchemy.engine import make_url
 
 from keyseal.domain.accounts import LoginPolicy
 from keyseal.domain.expiry import ExpiryPolicy
+from keyseal.domain.ipallow import AllowlistRules
 from keyseal.domain.market import Market, default_market
 
 HOME_ENV = "KEYSEAL_HOME"
 DB_ENV = "KEYSEAL_DB"
 KEY_CACHE_MAX_AGE_ENV = "KEYSEAL_KEY_CACHE_MAX_AGE_S"
+MIN_IPV4_PREFIX_ENV = "KEYSEAL_MIN_IPV4_PREFIX"
+MIN_IPV6_PREFIX_ENV = "KEYSEAL_MIN_IPV6_PREFIX"
 
 
 def default_home() -> Path:
     return Path(os.environ.get(HOME_ENV) or Path.home() / ".keyseal").expanduser()
+
+
+def _env_int(name: str, default: int) -> int:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {text[:20]!r}") from None
 
 
 def normalise_db_url(url: str) -> str:
@@ -63,8 +76,16 @@ class Settings:
     sweep_interval_s: float = 600.0
     min_kyc_for_keys: int = 2
     login: LoginPolicy = field(default_factory=LoginPolicy)
+    # IP allow-list entries wider than these prefixes are refused (an entry of /0 always is)
+    min_ipv4_prefix: int = field(default_factory=lambda: _env_int(MIN_IPV4_PREFIX_ENV, 16))
+    min_ipv6_prefix: int = field(default_factory=lambda: _env_int(MIN_IPV6_PREFIX_ENV, 48))
+
+    @property
+    def allowlist_rules(self) -> AllowlistRules:
+        return AllowlistRules(self.min_ipv4_prefix, self.min_ipv6_prefix)
 
     def __post_init__(self) -> None:
+        AllowlistRules(self.min_ipv4_prefix, self.min_ipv6_prefix)  # out of range: refused now
         self.home = Path(self.home).expanduser()
         if not self.db_url:
             self.db_url = os.environ.get(DB_ENV) or f"sqlite:///{self.home / 'keyseal.db'}"

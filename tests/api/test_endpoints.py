@@ -40,10 +40,10 @@ async def test_balance_shows_credits_and_filters_by_currency(api: Api) -> None:
 
 async def test_config_describes_the_calling_key(api: Api) -> None:
     email = make_account(api.rt, kyc_level=3)
-    key = make_key(api.rt, email, perm="read_only,trade", ip="127.0.0.1,10.0.0.0/8", label="cfg1")
+    key = make_key(api.rt, email, perm="read_only,trade", ip="127.0.0.1,10.0.0.0/16", label="cfg1")
     data = envelope(await api.get(key, "/api/v5/account/config"))["data"][0]
     assert data["label"] == "cfg1" and data["perm"] == "read_only,trade"
-    assert data["ip"] == "127.0.0.1,10.0.0.0/8" and data["kycLv"] == "3"
+    assert data["ip"] == "127.0.0.1,10.0.0.0/16" and data["kycLv"] == "3"
     assert data["uid"] == data["mainUid"] and len(data["uid"]) == 16 and data["type"] == "0"
 
 

@@ -253,7 +253,7 @@ async def test_create_for_a_demo_master_key_makes_a_demo_key(api: Api) -> None:
 async def test_a_master_key_cannot_touch_the_other_environments_sub_keys(
         api: Api, caller_demo: bool) -> None:
     """A demo master key must not list, re-bind or delete a live sub-account key (today it
-    could set a live key's ip to 0.0.0.0/0), nor a live master key a demo one: 59506."""
+    could re-bind a live key to its own IPs), nor a live master key a demo one: 59506."""
     fam = family(api)
     caller = created_key_fields(key_service.create_key(api.rt, CreateKey(
         fam.email, label="caller", passphrase=PASSPHRASE, perm="read_only,trade", ip=CLIENT_IP,
@@ -272,7 +272,7 @@ async def test_a_master_key_cannot_touch_the_other_environments_sub_keys(
 
     assert ok(await call("GET", f"{SUB_APIKEY}?subAcct=alpha01")) == []
     refused(await call("GET", f"{SUB_APIKEY}?subAcct=alpha01&apiKey={target['apiKey']}"), "59506")
-    refused(await call("POST", MODIFY, {**ident, "ip": "0.0.0.0/0"}), "59506")
+    refused(await call("POST", MODIFY, {**ident, "ip": "198.51.100.0/24"}), "59506")
     refused(await call("POST", MODIFY, {**ident, "label": "stolen"}), "59506")
     refused(await call("POST", DELETE, ident), "59506")
     untouched = key_service.get_key(api.rt, target["apiKey"])
@@ -401,12 +401,13 @@ async def test_an_unknown_key_or_another_sub_accounts_key_is_59506(api: Api) -> 
     ({"passphrase": "NO-LOWER-12"}, "59505"),
     ({"passphrase": "No-Digits-x"}, "59505"),
     ({"label": "taken1"}, "59502"),  # already used in this sub-account
-    ({"label": "bad-label"}, "59502"),
-    ({"label": "bad label"}, "59502"),
-    ({"label": "a" * 51}, "59502"),
+    ({"label": "bad-label"}, "70012"),  # format errors have codes of their own
+    ({"label": "bad label"}, "70012"),
+    ({"label": "a" * 51}, "70012"),
     ({"ip": ",".join(f"10.0.0.{i}" for i in range(1, 22))}, "59503"),  # 21 entries
-    ({"ip": "10.0.0.1,1.2.3.999"}, "59503"),
-    ({"ip": "10.0.0.1,example.com"}, "59503"),
+    ({"ip": "10.0.0.1,1.2.3.999"}, "70013"),
+    ({"ip": "10.0.0.1,example.com"}, "70013"),
+    ({"ip": "10.0.0.1,10.0.0.0/8"}, "70014"),
 ], ids=lambda v: v if isinstance(v, str) else next(iter(v)) + ":" + str(next(iter(v.values())))[:20])
 async def test_create_refusals_change_nothing(api: Api, fields: dict[str, str], code: str) -> None:
     fam = family(api)
@@ -419,18 +420,18 @@ async def test_create_refusals_change_nothing(api: Api, fields: dict[str, str], 
 
 @pytest.mark.parametrize("ip", [["127.0.0.1"], 5, {"ip": "127.0.0.1"}, True],
                          ids=["array", "number", "object", "bool"])
-async def test_create_with_a_non_string_ip_is_refused_59503(api: Api, ip: object) -> None:
+async def test_create_with_a_non_string_ip_is_refused_70013(api: Api, ip: object) -> None:
     fam = family(api)
     refused(await fam.post(SUB_APIKEY, {"subAcct": "alpha01", "label": "bot1",
-                                        "passphrase": SUB_PASS, "ip": ip}), "59503")
+                                        "passphrase": SUB_PASS, "ip": ip}), "70013")
     assert await fam.keys_of() == []
 
 
-async def test_modify_with_a_non_string_label_is_refused_59502(api: Api) -> None:
+async def test_modify_with_a_non_string_label_is_refused_70012(api: Api) -> None:
     fam = family(api)
     created = await fam.create(label="bot1")
     refused(await fam.post(MODIFY, {"subAcct": "alpha01", "apiKey": created["apiKey"],
-                                    "label": ["bot2"]}), "59502")
+                                    "label": ["bot2"]}), "70012")
     assert [k["label"] for k in await fam.keys_of()] == ["bot1"]
 
 
@@ -535,9 +536,9 @@ async def test_modify_with_the_keys_own_perm_is_not_a_change(api: Api, sent: str
 
 @pytest.mark.parametrize(("fields", "code"), [
     ({"label": "taken1"}, "59502"),
-    ({"label": "bad-label"}, "59502"),
+    ({"label": "bad-label"}, "70012"),
     ({"ip": " ".join(f"10.0.0.{i}" for i in range(1, 22))}, "59503"),
-    ({"ip": "300.1.1.1"}, "59503"),
+    ({"ip": "300.1.1.1"}, "70013"),
 ], ids=["duplicate-label", "bad-label", "21-ips", "bad-ip"])
 async def test_modify_refusals_change_nothing(api: Api, fields: dict[str, str], code: str
                                               ) -> None:

@@ -185,8 +185,8 @@ def test_edit_regenerate_disable_delete_and_the_audit_trail(run: Run) -> None:
     edited = ok(run, "key", "create", "--account", ops, "--label", "edit1", "--perm", "trade",
                 "--ip", "10.0.0.1", "--json", input=PASS1 + "\n")
     bot1 = ok(run, "key", "create", "--account", ops, "--label", "bot1", "--perm", "trade",
-              "--ip", "10.0.0.5, 2001:db8::/32", "--json", input=PASS2 + "\n")
-    assert bot1["ip"] == "10.0.0.5,2001:db8::/32"
+              "--ip", "10.0.0.5, 2001:db8::/48", "--json", input=PASS2 + "\n")
+    assert bot1["ip"] == "10.0.0.5,2001:db8::/48"
 
     # edit: label and IP only
     changed = ok(run, "key", "edit", edited["apiKey"], "--label", "edit2", "--ip",
@@ -210,7 +210,7 @@ def test_edit_regenerate_disable_delete_and_the_audit_trail(run: Run) -> None:
             input=PASS3 + "\n")
     assert set(v2) == {"apiKey", "secretKey", "passphrase", "label", "perm", "ip", "ts"}
     assert (v2["label"], v2["perm"], v2["ip"], v2["passphrase"]) == (
-        "bot1v2", "read_only,trade", "10.0.0.5,2001:db8::/32", PASS3)
+        "bot1v2", "read_only,trade", "10.0.0.5,2001:db8::/48", PASS3)
     assert v2["apiKey"] != bot1["apiKey"] and v2["secretKey"] != bot1["secretKey"]
     v3 = ok(run, "key", "regenerate", v2["apiKey"], "--keep-old", "--json", input=PASS3 + "\n")
     assert v3["label"] == "bot1v3" and v3["ip"] == bot1["ip"]

@@ -33,9 +33,9 @@ def test_unknown_permission_names_it() -> None:
 @pytest.mark.parametrize(("entries", "address", "allowed"), [
     ("1.2.3.4", "1.2.3.4", True),
     ("1.2.3.4", "1.2.3.5", False),
-    ("10.0.0.0/8 192.168.1.1", "10.20.30.40", True),
-    ("2001:db8::/32", "2001:db8::1", True),
-    ("2001:db8::/32", "2001:db9::1", False),
+    ("10.20.0.0/16 192.168.1.1", "10.20.30.40", True),
+    ("2001:db8::/48", "2001:db8::1", True),
+    ("2001:db8::/48", "2001:db8:1::1", False),
     ("127.0.0.1", "::ffff:127.0.0.1", True),
     ("", "8.8.8.8", True),
     ("1.2.3.4", "not-an-ip", False),
@@ -55,10 +55,10 @@ def test_allowlist_limits_and_garbage() -> None:
     assert too_many.value.code == "59503"
     with pytest.raises(errors.OkxError) as garbage:
         IpAllowlist.parse("1.2.3.4,nope")
-    assert garbage.value.code == "59503" and "nope" in garbage.value.message
+    assert garbage.value.code == "70013" and "nope" in garbage.value.message
 
 
-@given(st.ip_addresses(v=4), st.integers(min_value=8, max_value=32))
+@given(st.ip_addresses(v=4), st.integers(min_value=16, max_value=32))
 def test_an_address_is_always_inside_its_own_network(ip: ipaddress.IPv4Address, prefix: int) -> None:
     network = ipaddress.ip_network(f"{ip}/{prefix}", strict=False)
     assert IpAllowlist.parse(str(network)).permits(str(ip))
@@ -154,12 +154,24 @@ def test_duplicate_ips_count_once_against_the_limit() -> None:
 def test_allowlists_must_be_strings(value: object) -> None:
     with pytest.raises(errors.OkxError) as refused:
         IpAllowlist.parse(value)
-    assert refused.value.code == "59503"
+    assert refused.value.code == "70013"
 
 
-@pytest.mark.parametrize(("check", "code"), [(check_label, "59502"), (check_passphrase, "59505")])
+@pytest.mark.parametrize(("check", "code"), [(check_label, "70012"), (check_passphrase, "59505")])
 def test_labels_and_passphrases_must_be_strings(check, code: str) -> None:  # type: ignore[no-untyped-def]
     for value in (["a"], 12345678, None, {"x": 1}):
         with pytest.raises(errors.OkxError) as refused:
             check(value)
         assert refused.value.code == code
+
+
+def test_money_arithmetic_keeps_every_digit() -> None:
+    from keyseal.domain.money import add, multiply, negate
+
+    widest = Decimal("999999999999999999.999999999999999999")
+    assert fmt(add(widest, Decimal("1e-18"))) == "1000000000000000000"
+    assert fmt(negate(widest)) == "-" + str(widest)
+    assert fmt(multiply(widest, widest)) == (
+        "999999999999999999999999999999999998.000000000000000000000000000000000001")
+    assert fmt(Decimal("123456789012345678.123456789012345678")) == (
+        "123456789012345678.123456789012345678")  # the default context keeps only 28 digits

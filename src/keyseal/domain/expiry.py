@@ -1,8 +1,9 @@
 """Inactivity expiry: which keys the rule deletes, and when.
 
-The seeds' rule (the default): a key with no IP allow-list that is unused for 30 days is
-deleted. OKX's current rule is a setting away: 14 days, and only keys with trade or withdraw.
-Keys with an allow-list and demo keys never expire.
+The seeds' rule (the default): a key not bound to IPs that is unused for 30 days is deleted.
+OKX's current rule is a setting away: 14 days, and only keys with trade or withdraw. Keys
+bound to IPs and demo keys never expire; "bound" means a real binding
+(``IpAllowlist.bound``), not a list that admits every address.
 """
 
 from __future__ import annotations
@@ -46,17 +47,17 @@ class ExpiryPolicy:
         return (f"live {which} without an IP allow-list are deleted after {self.idle_days} "
                 "idle days")
 
-    def applies(self, permission: Permission, has_allowlist: bool,
+    def applies(self, permission: Permission, ip_bound: bool,
                 environment: Environment) -> bool:
-        if has_allowlist or environment is Environment.DEMO or self.idle_days <= 0:
+        if ip_bound or environment is Environment.DEMO or self.idle_days <= 0:
             return False
         if self.scope is ExpiryScope.TRADE_OR_WITHDRAW:
             return bool(permission & (Permission.TRADE | Permission.WITHDRAW))
         return True
 
-    def expires_ms(self, permission: Permission, has_allowlist: bool,
+    def expires_ms(self, permission: Permission, ip_bound: bool,
                    environment: Environment, last_activity_ms: int) -> int | None:
         """When a key idle since ``last_activity_ms`` is deleted; None if never."""
-        if not self.applies(permission, has_allowlist, environment):
+        if not self.applies(permission, ip_bound, environment):
             return None
         return last_activity_ms + self.idle_days * DAY_MS

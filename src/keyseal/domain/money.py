@@ -1,14 +1,36 @@
-"""Amounts: exact decimals, written the way OKX writes numbers (strings, no exponent)."""
+"""Amounts: exact decimals, written the way OKX writes numbers (strings, no exponent).
+
+Python's default decimal context keeps 28 significant digits, fewer than one accepted amount
+may have (18 before and 18 after the point), so arithmetic on money goes through ``EXACT``:
+wide enough for any sum or product of accepted amounts, and trapping any rounding."""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow
 
 from keyseal import errors
 
 ZERO = Decimal(0)
 MAX_INTEGER_DIGITS = 18
 MAX_DECIMALS = 18
+#: a product of two accepted amounts has at most 72 significant digits
+EXACT = Context(prec=100, traps=[InvalidOperation, DivisionByZero, Overflow, Inexact])
+
+
+def add(a: Decimal, b: Decimal) -> Decimal:
+    return EXACT.add(a, b)
+
+
+def subtract(a: Decimal, b: Decimal) -> Decimal:
+    return EXACT.subtract(a, b)
+
+
+def multiply(a: Decimal, b: Decimal) -> Decimal:
+    return EXACT.multiply(a, b)
+
+
+def negate(a: Decimal) -> Decimal:
+    return EXACT.minus(a)
 
 
 def parse_amount(value: object, field: str, *, allow_zero: bool = False) -> Decimal:
@@ -32,9 +54,8 @@ def fmt(amount: Decimal) -> str:
     """``Decimal('1.50')`` → ``"1.5"``; never scientific notation."""
     if amount == 0:
         return "0"
-    text = format(amount.normalize(), "f")
-    return text
+    return format(amount.normalize(EXACT), "f")
 
 
 def is_multiple(amount: Decimal, step: Decimal) -> bool:
-    return step == 0 or (amount % step) == 0
+    return step == 0 or EXACT.remainder(amount, step) == 0

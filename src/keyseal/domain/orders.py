@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from keyseal import errors
 from keyseal.domain.market import Instrument, Market
-from keyseal.domain.money import is_multiple, parse_amount
+from keyseal.domain.money import is_multiple, multiply, parse_amount
 
 MAX_BATCH = 20
 RESTING_TYPES = ("limit", "post_only")
@@ -35,7 +35,7 @@ class OrderRequest:
 
     @property
     def freeze_amount(self) -> Decimal:
-        return self.px * self.sz if self.side == "buy" else self.sz
+        return multiply(self.px, self.sz) if self.side == "buy" else self.sz
 
 
 def new_order(market: Market, *, inst_id: str, td_mode: str, side: str, ord_type: str,

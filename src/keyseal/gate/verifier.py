@@ -1,5 +1,18 @@
-"""The gate: one small check per step, in the order of DESIGN.md, each refusing with one
-OKX code. Warm requests do no I/O; the slow parts (loading a key, the first argon2 check of a
+"""The gate: one small check per step, each refusing with one OKX code. The order, as
+``Gate.authenticate`` runs it:
+
+headers present (50103 key, 50106 sign, 50107 timestamp, 50104 passphrase) → timestamp
+parses (50112) → key known (50111) → environment (50101) → key disabled or account
+restricted (50100) → timestamp within the window (50102) → signature (50113) → passphrase
+(50105) → IP allow-list (50110) → permission (50120) → sub-account management (59500,
+70010, 50035: the key must be really bound to IPs) → rate limit (50011) → usage recorded.
+
+The signature comes before a passphrase the cache has not yet accepted: that check costs
+argon2, so it is spent only on a caller who holds the secret, and a key id alone buys no
+hashing and no guesses (docs/decisions/0004). Format errors of key management (label, IP
+entries) are Keyseal's 70012-70014, not OKX's 59502/59503.
+
+Warm requests do no I/O; the slow parts (loading a key, the first argon2 check of a
 passphrase) run off the event loop."""
 
 from __future__ import annotations
@@ -113,7 +126,7 @@ class Gate:
         if guard.manages_subs:
             _check_sub_management(entry, guard)
         if guard.rate is not None and not self._limiter.allow(
-                (entry.account_id, guard.rate_group), guard.rate):
+                (entry.account_id, environment, guard.rate_group), guard.rate):
             raise errors.RATE_LIMITED(detail=f"account {entry.uid}: {guard.rate_group} {guard.rate}")
         self._usage.record(api_key, int(now * 1000), request.client_ip)
         return Principal(entry, environment, request.client_ip)
@@ -190,7 +203,7 @@ def _check_sub_management(entry: KeyEntry, guard: Guard) -> None:
         raise errors.ONLY_MAIN_ACCOUNT(detail=f"key {entry.api_key} is a sub-account's")
     if not entry.sub_account_access:
         raise errors.NO_SUB_ACCOUNT_ACCESS(detail=f"key {entry.api_key}")
-    if guard.needs_ip_binding and not entry.allowlist:
+    if guard.needs_ip_binding and not entry.allowlist.bound:
         raise errors.IP_BINDING_REQUIRED(detail=f"key {entry.api_key} has no IP allow-list")
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import ipaddress
 import logging
 from typing import Any
 from urllib.parse import parse_qsl
@@ -18,6 +17,7 @@ from keyseal import errors
 from keyseal.gate.verifier import SignedRequest
 from keyseal.http import envelope
 from keyseal.http.background import ChangeFollower, flush_usage, sweeper, usage_writer
+from keyseal.http.client_address import TrustedProxies
 from keyseal.http.okx import all_routes
 from keyseal.http.openapi import openapi_document
 from keyseal.http.routes import Call, Reply, Route
@@ -38,8 +38,7 @@ class KeysealApp:
         for route in self.routes:
             self.table.setdefault(route.path, {})[route.method] = route
         self._openapi = orjson.dumps(openapi_document(self.routes))
-        self._trusted = [ipaddress.ip_network(p, strict=False)
-                         for p in rt.settings.trusted_proxies]
+        self._proxies = TrustedProxies(rt.settings.trusted_proxies)
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- lifespan ------------------------------------------------------------------------
@@ -97,20 +96,8 @@ class KeysealApp:
     def client_ip(self, scope: dict[str, Any], headers: dict[str, str]) -> str:
         """The socket peer; ``X-Forwarded-For`` only when the peer is a trusted proxy."""
         client = scope.get("client")
-        peer = client[0] if client else ""
-        if self._trusted and headers.get("x-forwarded-for") and self._is_trusted(peer):
-            hops = [h.strip() for h in headers["x-forwarded-for"].split(",") if h.strip()]
-            for hop in reversed(hops):
-                if not self._is_trusted(hop):
-                    return hop
-        return peer
-
-    def _is_trusted(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in network for network in self._trusted)
+        return self._proxies.client_ip(client[0] if client else "",
+                                       headers.get("x-forwarded-for"))
 
     async def _http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         try:

@@ -117,17 +117,21 @@ class _NewKey:
     passphrase_hash: str = field(repr=False)
 
 
-def _prepare(*, passphrase: str, perm: str, ip: object, environment: Environment,
+def _allowlist(rt: Runtime, ip: object) -> IpAllowlist:
+    return IpAllowlist.parse(ip, rt.settings.allowlist_rules)
+
+
+def _prepare(rt: Runtime, *, passphrase: str, perm: str, ip: object, environment: Environment,
              sub_account_access: bool) -> _NewKey:
     check_passphrase(passphrase)
-    return _NewKey(Permission.parse(perm), IpAllowlist.parse(ip), environment,
+    return _NewKey(Permission.parse(perm), _allowlist(rt, ip), environment,
                    sub_account_access, new_api_secret(), passphrase, hash_secret(passphrase))
 
 
 def create_key(rt: Runtime, cmd: CreateKey) -> CreatedKey:
     """Create a key for the account (or for its sub-account ``cmd.sub``)."""
     label = check_label(cmd.label)
-    new = _prepare(passphrase=cmd.passphrase, perm=cmd.perm, ip=cmd.ip,
+    new = _prepare(rt, passphrase=cmd.passphrase, perm=cmd.perm, ip=cmd.ip,
                    environment=Environment.DEMO if cmd.demo else Environment.LIVE,
                    sub_account_access=cmd.sub_account_access)
     if cmd.actor.environment not in (None, new.environment):
@@ -158,7 +162,7 @@ def _insert(work: Work, owner: Account, master: Account, label: str, new: _NewKe
                  permission=new.permission, allowlist=new.allowlist,
                  environment=new.environment, status=KeyStatus.ENABLED, created_ms=now,
                  sub_account_access=new.sub_account_access,
-                 expires_ms=rt.settings.expiry.expires_ms(new.permission, bool(new.allowlist),
+                 expires_ms=rt.settings.expiry.expires_ms(new.permission, new.allowlist.bound,
                                                           new.environment, now))
     conn = work.conn
     account_rows.lock(conn, owner.id)  # the 50-key count and label check hold until commit
@@ -184,7 +188,7 @@ def create_sub_key(rt: Runtime, cmd: CreateSubKey) -> tuple[Account, CreatedKey]
     """A master key creates a key for one of its sub-accounts, in its own environment."""
     environment = cmd.actor.environment or Environment.LIVE
     label = check_label(cmd.label)
-    new = _prepare(passphrase=cmd.passphrase, perm=cmd.perm, ip=cmd.ip,
+    new = _prepare(rt, passphrase=cmd.passphrase, perm=cmd.perm, ip=cmd.ip,
                    environment=environment, sub_account_access=False)
     with unit_of_work(rt) as work:
         work.authorize_key(cmd.actor, Permission.TRADE, manages_subs=True, needs_ip_binding=True)
@@ -239,7 +243,7 @@ def edit_key(rt: Runtime, cmd: EditKey) -> ApiKey:
     if cmd.passphrase is not None:
         raise errors.IMMUTABLE_FIELD("passphrase")
     new_label = None if cmd.label is None else check_label(cmd.label)
-    allowlist = None if cmd.ip is None else IpAllowlist.parse(cmd.ip)
+    allowlist = None if cmd.ip is None else _allowlist(rt, cmd.ip)
     with _second_factor_counted(rt, cmd.actor, cmd.actor.account_id), unit_of_work(rt) as work:
         key, _, master = _key_in_scope(work, cmd.actor, cmd.api_key)
         _authorize_change(work, master, cmd.actor, cmd.totp_code)
@@ -250,7 +254,7 @@ def edit_sub_key(rt: Runtime, cmd: EditSubKey) -> tuple[Account, ApiKey]:
     """A master key edits a key of one of its sub-accounts (same environment only). A
     ``perm`` other than the key's own is refused: permissions are immutable."""
     new_label = None if cmd.label is None else check_label(cmd.label)
-    allowlist = None if cmd.ip is None else IpAllowlist.parse(cmd.ip)
+    allowlist = None if cmd.ip is None else _allowlist(rt, cmd.ip)
     with unit_of_work(rt) as work:
         work.authorize_key(cmd.actor, Permission.TRADE, manages_subs=True, needs_ip_binding=True)
         sub, key = _sub_key_in_scope(work, cmd.actor, cmd.sub, cmd.api_key)
@@ -279,7 +283,7 @@ def _apply_edit(work: Work, key: ApiKey, actor: Actor, label: str | None,
     conn, rt = work.conn, work.rt
     new_label = key.label if label is None else label
     new_list = key.allowlist if allowlist is None else allowlist
-    expires = rt.settings.expiry.expires_ms(key.permission, bool(new_list), key.environment,
+    expires = rt.settings.expiry.expires_ms(key.permission, new_list.bound, key.environment,
                                             key.last_activity_ms)
     account_rows.lock(conn, key.account_id)
     if new_label != key.label and key_rows.label_taken(conn, key.account_id, new_label):
@@ -364,13 +368,14 @@ def regenerate_key(rt: Runtime, cmd: RegenerateKey) -> CreatedKey:
     """A lost secret or passphrase cannot be recovered: make a new key with the same settings
     (a new label derived from the old one), and optionally disable the old one — all in one
     transaction."""
-    secrets = _prepare(passphrase=cmd.passphrase, perm="read_only", ip=None,
+    secrets = _prepare(rt, passphrase=cmd.passphrase, perm="read_only", ip=None,
                        environment=Environment.LIVE, sub_account_access=False)
     with _second_factor_counted(rt, cmd.actor, cmd.actor.account_id), unit_of_work(rt) as work:
         old, owner, master = _key_in_scope(work, cmd.actor, cmd.api_key)
         account_rows.lock(work.conn, owner.id)  # an edit of the old key waits, or is seen
         old = key_rows.get(work.conn, cmd.api_key) or _gone(cmd.api_key)
-        new = replace(secrets, permission=old.permission, allowlist=old.allowlist,
+        new = replace(secrets, permission=old.permission,  # a list saved before the rules
+                      allowlist=_allowlist(rt, old.allowlist.wire()),  # tightened is refused
                       environment=old.environment, sub_account_access=old.sub_account_access)
         taken = {k.label for k in key_rows.for_account(work.conn, owner.id)}
         created = _insert(work, owner, master, regenerated_label(old.label, taken), new,

@@ -24,7 +24,7 @@ from keyseal.domain.commands import (
 )
 from keyseal.domain.keys import Environment
 from keyseal.domain.ledger import Balance, Withdrawal
-from keyseal.domain.money import fmt, parse_amount
+from keyseal.domain.money import add, fmt, negate, parse_amount
 from keyseal.domain.orders import Order
 from keyseal.domain.permissions import Permission
 from keyseal.services import accounts as account_service
@@ -46,7 +46,7 @@ def _take(conn: Connection, owner: Owner, ccy: str, amount: Decimal, *, kind: st
     if held.available < amount:
         raise refusal
     rows.post(conn, account_id=owner.account_id, environment=owner.environment, ccy=ccy,
-              kind=kind, cash_delta=Decimal(0) if freeze else -amount,
+              kind=kind, cash_delta=Decimal(0) if freeze else negate(amount),
               frozen_delta=amount if freeze else Decimal(0), ref=ref, ts_ms=ts_ms)
 
 
@@ -128,7 +128,8 @@ def cancel_order(rt: Runtime, cmd: CancelOrder) -> Order:
             raise errors.CANCEL_FAILED()
         rows.post(work.conn, account_id=owner.account_id, environment=owner.environment,
                   ccy=order.frozen_ccy, kind="order_unfreeze", cash_delta=Decimal(0),
-                  frozen_delta=-Decimal(order.frozen_amount), ref=order.ord_id, ts_ms=now)
+                  frozen_delta=negate(Decimal(order.frozen_amount)), ref=order.ord_id,
+                  ts_ms=now)
         rows.set_order_state(work.conn, order.ord_id, "canceled", now)
         _changed(work, owner)
     return replace(order, state="canceled", updated_ms=now)
@@ -180,7 +181,7 @@ def withdraw(rt: Runtime, cmd: Withdraw) -> Withdrawal:
     now = rt.now_ms()
     with unit_of_work(rt) as work:
         work.authorize_key(cmd.actor, Permission.WITHDRAW)
-        _take(work.conn, owner, ccy, cmd.amount + fee, kind="withdrawal", ref=wd_id, ts_ms=now,
+        _take(work.conn, owner, ccy, add(cmd.amount, fee), kind="withdrawal", ref=wd_id, ts_ms=now,
               refusal=errors.WITHDRAW_INSUFFICIENT())
         rows.insert_withdrawal(work.conn, wd_id=wd_id, account_id=owner.account_id, ccy=ccy,
                                chain=chain.name, amount=fmt(cmd.amount), fee=fmt(fee),

@@ -66,7 +66,7 @@ class Work:
             raise errors.NO_PERMISSION(detail=f"{actor} lacks {permission!r}")
         if manages_subs and not key.sub_account_access:
             raise errors.NO_SUB_ACCOUNT_ACCESS(detail=f"{actor}")
-        if needs_ip_binding and not key.allowlist:
+        if needs_ip_binding and not key.allowlist.bound:
             raise errors.IP_BINDING_REQUIRED(detail=f"{actor} has no IP allow-list")
 
     def audit(self, actor: Actor, event: str, *, account_id: int | None = None,

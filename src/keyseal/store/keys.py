@@ -32,7 +32,7 @@ class KeyCredentials:
 def _api_key(row: Any) -> ApiKey:
     return ApiKey(
         api_key=row.api_key, account_id=row.account_id, label=row.label,
-        permission=Permission(row.perm), allowlist=IpAllowlist.parse(row.ips),
+        permission=Permission(row.perm), allowlist=IpAllowlist.stored(row.ips),
         environment=Environment(row.environment), status=KeyStatus(row.status),
         created_ms=row.created_ms, last_used_ms=row.last_used_ms, last_used_ip=row.last_used_ip,
         expires_ms=row.expires_ms, sub_account_access=bool(row.sub_account_access))

@@ -53,14 +53,14 @@ def post(conn: Connection, *, account_id: int, environment: str, ccy: str, kind:
          cash_delta: Decimal, frozen_delta: Decimal, ref: str, ts_ms: int) -> Balance:
     """Apply one entry to the running balance; the caller has checked that it may."""
     _ensure_row(conn, account_id, environment, ccy)
-    current = locked_balance(conn, account_id, environment, ccy)
-    cash, frozen = current.cash + cash_delta, current.frozen + frozen_delta
+    after = locked_balance(conn, account_id, environment, ccy).moved(cash_delta, frozen_delta,
+                                                                     ts_ms)
     conn.execute(update(balances).where(_where(account_id, environment, ccy))
-                 .values(cash=fmt(cash), frozen=fmt(frozen), updated_ms=ts_ms))
+                 .values(cash=fmt(after.cash), frozen=fmt(after.frozen), updated_ms=ts_ms))
     conn.execute(insert(ledger_entries).values(
         account_id=account_id, environment=environment, ccy=ccy, kind=kind,
         cash_delta=fmt(cash_delta), frozen_delta=fmt(frozen_delta), ref=ref, ts_ms=ts_ms))
-    return Balance(ccy, cash, frozen, ts_ms)
+    return after
 
 
 # -- orders --------------------------------------------------------------------------------

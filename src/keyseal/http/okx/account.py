@@ -79,7 +79,7 @@ async def config(call: Call) -> list[Any]:
     (``keysealIdleExpiryDays``: "" when it never expires), so a health check need not guess."""
     key = call.caller.key
     policy = call.state.rt.settings.expiry
-    expires = policy.applies(key.permission, bool(key.allowlist), key.environment)
+    expires = policy.applies(key.permission, key.allowlist.bound, key.environment)
     return [{
         "acctLv": "1", "acctStpMode": "cancel_maker", "autoLoan": False,
         "ctIsoMode": "automatic", "enableSpotBorrow": False, "greeksType": "PA", "feeType": "0",

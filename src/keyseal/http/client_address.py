@@ -1,0 +1,43 @@
+"""Which address a request comes from. The socket peer, unless the peer is a configured
+trusted proxy: then the nearest ``X-Forwarded-For`` hop that is not itself trusted.
+
+Whatever is returned is an address written canonically (IPv4-mapped IPv6 as IPv4): it is
+recorded as a key's last used IP and in the audit trail, so a hop that does not parse as an
+address makes the whole header ignored rather than passed on.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+
+from keyseal.domain.ipallow import Address, Network, parse_address, unmapped_network
+
+
+class TrustedProxies:
+    def __init__(self, proxies: Iterable[str]) -> None:
+        """``proxies``: addresses or CIDR networks (``--trusted-proxy``)."""
+        self._networks: tuple[Network, ...] = tuple(
+            unmapped_network(ipaddress.ip_network(p, strict=False)) for p in proxies)
+
+    def __bool__(self) -> bool:
+        return bool(self._networks)
+
+    def client_ip(self, peer: str, forwarded_for: str | None) -> str:
+        peer_ip = parse_address(peer)
+        shown_peer = peer if peer_ip is None else str(peer_ip)
+        if not self._networks or not forwarded_for or not self._trusts(peer_ip):
+            return shown_peer
+        for hop in reversed(forwarded_for.split(",")):
+            hop = hop.strip()
+            if not hop:
+                continue
+            ip = parse_address(hop)
+            if ip is None:
+                return shown_peer  # a proxy passed on junk: believe none of the header
+            if not self._trusts(ip):
+                return str(ip)
+        return shown_peer
+
+    def _trusts(self, ip: Address | None) -> bool:
+        return ip is not None and any(ip in network for network in self._networks)

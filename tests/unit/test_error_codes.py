@@ -1,0 +1,19 @@
+"""Format errors answer with Keyseal's own codes, not with OKX's codes for other rules."""
+
+from __future__ import annotations
+
+from keyseal import errors
+
+
+def test_format_errors_have_codes_of_their_own_in_keyseals_range() -> None:
+    own = {errors.LABEL_FORMAT.code, errors.IP_FORMAT.code, errors.IP_TOO_WIDE.code,
+           errors.BALANCE_TOO_LARGE.code}
+    assert len(own) == 4 and all(70012 <= int(code) <= 70019 for code in own)
+    # OKX's 59502 (note name taken) and 59503 (too many IPs) keep their meaning
+    assert errors.LABEL_TAKEN.code == "59502" and errors.TOO_MANY_IPS.code == "59503"
+
+
+def test_no_two_rules_share_a_code() -> None:
+    codes = [v.code for v in vars(errors).values() if isinstance(v, errors.ErrorCode)]
+    shared = {c for c in codes if codes.count(c) > 1}
+    assert shared == {"50002"}  # JSON syntax and body too large: both OKX's 50002 by choice
