@@ -140,6 +140,14 @@ async def test_permission_is_50120(api: Api) -> None:
     assert envelope(trade_only)["code"] == "50120"
 
 
+async def test_demo_requests_do_not_spend_the_live_limits(api: Api) -> None:
+    email = make_account(api.rt)
+    demo = api.key(email=email, demo=True)
+    codes = [envelope(await api.get(demo, BALANCE, demo=True))["code"] for _ in range(11)]
+    assert codes[-1] == "50011"
+    assert envelope(await api.get(api.key(email=email), BALANCE))["code"] == "0"
+
+
 async def test_rate_limit_is_50011_http_429_per_account(api: Api) -> None:
     email = make_account(api.rt)
     key = api.key(email=email)
