@@ -46,8 +46,8 @@ async def test_a_key_revoked_while_its_request_is_under_way_creates_nothing(
     email, admin = family(api)
     prepare = key_service._prepare
 
-    def prepare_then_revoke(**kwargs: object) -> object:
-        new = prepare(**kwargs)  # the slow argon2 step: after the gate, before the transaction
+    def prepare_then_revoke(*args: object, **kwargs: object) -> object:
+        new = prepare(*args, **kwargs)  # the slow argon2 step: after the gate, before the transaction
         key_service.set_key_status(api.rt, SetKeyStatus(admin["apiKey"], KeyStatus.DISABLED))
         return new
 

@@ -13,6 +13,7 @@ from keyseal import errors
 from keyseal.domain.actors import Actor
 from keyseal.domain.commands import (
     CancelOrder,
+    CreateKey,
     CreateSubAccount,
     Credit,
     Owner,
@@ -25,10 +26,11 @@ from keyseal.domain.market import default_market
 from keyseal.domain.money import MAX_DECIMALS, fmt
 from keyseal.domain.orders import new_order
 from keyseal.services import accounts as account_service
+from keyseal.services import keys as key_service
 from keyseal.services import ledger
 from keyseal.services.runtime import Runtime
 from keyseal.store.tables import balances, ledger_entries
-from tests.conftest import make_account
+from tests.conftest import PASSPHRASE, make_account
 
 TINY = "0.000000000000000001"  # 1e-18, the finest amount accepted
 WIDEST = "999999999999999999.999999999999999999"  # the widest amount accepted
@@ -84,7 +86,10 @@ def test_a_transfer_moves_exactly_what_was_asked(rt: Runtime) -> None:
     ledger.credit(rt, Credit(email, "USDT", "99999999999999999", sub="alpha01"))
     ledger.credit(rt, Credit(email, "USDT", TINY, sub="alpha01"))
     master = account_service.account_by_email(rt, email)
-    actor = Actor.api("k", master.id, Environment.LIVE, None)
+    admin = key_service.create_key(rt, CreateKey(email, label="admin", passphrase=PASSPHRASE,
+                                                 perm="read_only,trade", ip="10.0.0.1",
+                                                 sub_account_access=True))
+    actor = Actor.api(admin.key.api_key, master.id, Environment.LIVE, None)
     ledger.transfer_between_subs(rt, TransferBetweenSubs(
         actor, "USDT", Decimal("99999999999999998.999999999999999999"), "alpha01", "bravo02"))
     subs = {s.sub_name: s for s in account_service.sub_accounts(rt, master)}

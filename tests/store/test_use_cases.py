@@ -149,8 +149,8 @@ def test_regenerate_copies_the_settings_the_key_has_when_it_commits(
                                                perm="trade", ip="10.0.0.0/16"))
     prepare = key_service._prepare
 
-    def prepare_then_narrow(**kwargs: object) -> object:
-        new = prepare(**kwargs)  # argon2, outside the transaction
+    def prepare_then_narrow(*args: object, **kwargs: object) -> object:
+        new = prepare(*args, **kwargs)  # argon2, outside the transaction
         key_service.edit_key(rt, EditKey(old.key.api_key, ip="10.0.0.1"))
         return new
 

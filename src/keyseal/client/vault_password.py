@@ -32,11 +32,12 @@ class VaultPassword:
 def keyring_password(path: Path) -> str | None:
     """The password stored for this vault in the OS keyring, if ``keyring`` and a backend exist."""
     try:
-        import keyring
+        import keyring  # type: ignore[import-not-found, unused-ignore]  # optional: [vault]
     except ImportError:
         return None
     try:
-        return keyring.get_password(KEYRING_SERVICE, str(path.resolve()))
+        found: str | None = keyring.get_password(KEYRING_SERVICE, str(path.resolve()))
+        return found
     except Exception:  # no backend, locked keyring, D-Bus missing: all mean "not from here"
         return None
 

@@ -63,7 +63,7 @@ class PrivateSession:
         if self.api_key is not None:
             group = self.state.sessions.get(self.api_key)
             if group is not None:
-                group.discard(self)  # type: ignore[arg-type]
+                group.discard(self)
                 if not group:
                     del self.state.sessions[self.api_key]
 
@@ -96,7 +96,8 @@ class PrivateSession:
         arg = args[0]
         api_key, passphrase = arg.get("apiKey"), arg.get("passphrase")
         signature, timestamp = arg.get("sign"), arg.get("timestamp")
-        if not all(isinstance(v, str) and v for v in (api_key, passphrase, signature)):
+        if not (isinstance(api_key, str) and api_key and isinstance(passphrase, str)
+                and passphrase and isinstance(signature, str) and signature):
             return self._error(errors.WS_INVALID_ARGS())
         try:
             seconds = parse_ws_timestamp(timestamp)

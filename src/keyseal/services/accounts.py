@@ -175,7 +175,7 @@ def _admit_attempt(rt: Runtime, key: str) -> LoginFailures:
 def _login_failed(rt: Runtime, actor: Actor, account: Account | None, attempt: LoginFailures,
                   reason: str = "password") -> None:
     with rt.db.write() as conn:
-        audit.record(conn, rt, actor, "login_failed", account_id=account and account.id,
+        audit.record(conn, rt, actor, "login_failed", account_id=account.id if account else None,
                      reason=reason, failures=attempt.failures,
                      locked=attempt.locked_until_ms is not None)
 

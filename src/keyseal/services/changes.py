@@ -8,7 +8,7 @@ from keyseal.domain.expiry import ExpiryPolicy
 from keyseal.services.runtime import EXPIRY_POLICY, Runtime
 from keyseal.store import changes as change_rows
 from keyseal.store import meta
-from keyseal.store.changes import Change
+from keyseal.store.changes import Change as Change  # what callers of these services see
 
 #: change kinds that concern a whole account (and its sub-accounts), not one key
 ACCOUNT_WIDE = frozenset({"restricted", "unrestricted", "kyc"})

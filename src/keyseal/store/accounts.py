@@ -25,7 +25,9 @@ def insert_account(conn: Connection, *, uid: str, email: str | None, password_ha
     result = conn.execute(insert(accounts).values(
         uid=uid, email=email, password_hash=password_hash, kyc_level=kyc_level,
         restricted=False, master_id=master_id, sub_name=sub_name, created_ms=created_ms))
-    account_id = result.inserted_primary_key[0]
+    inserted = result.inserted_primary_key
+    assert inserted is not None
+    account_id = int(inserted[0])
     return Account(account_id, uid, email, kyc_level, False, master_id, sub_name, created_ms)
 
 
