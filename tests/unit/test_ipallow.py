@@ -24,6 +24,9 @@ def test_an_entry_with_host_bits_or_odd_notation_is_an_error(entry: str) -> None
 
 def test_a_host_bits_error_says_which_network_was_meant() -> None:
     assert "10.0.0.0/24" in refusal("10.0.0.1/24").message
+    # but never suggests a network that admits every address
+    slash_zero = refusal("1.2.3.4/0").message
+    assert "0.0.0.0/0" not in slash_zero and "single address 1.2.3.4" in slash_zero
 
 
 @pytest.mark.parametrize("entry", ["0.0.0.0/0", "::/0", "::ffff:0.0.0.0/96"])

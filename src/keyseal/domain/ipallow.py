@@ -151,7 +151,9 @@ def _parse_entry(part: str) -> Network:
         problem = "is not an address or network"
         if "host bits set" in str(why):
             loose = ipaddress.ip_network(part, strict=False)
-            problem = (f"has host bits set: write the network {loose}, or the single address "
+            problem = (f"has host bits set: write the single address {address}"
+                       if loose.prefixlen == 0 else  # never suggest "every address"
+                       f"has host bits set: write the network {loose}, or the single address "
                        f"{address}")
         raise errors.IP_FORMAT(f"{_shown(part)} {problem}", detail="bad allow-list entry") from None
 
