@@ -6,8 +6,6 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 from keyseal.domain.accounts import LoginPolicy
 from keyseal.domain.expiry import ExpiryPolicy
 from keyseal.domain.ipallow import AllowlistRules
@@ -44,6 +42,8 @@ def normalise_db_url(url: str) -> str:
 
 def shown_db_url(url: str) -> str:
     """The database URL with its password masked, for logs, messages and reprs."""
+    from sqlalchemy.engine import make_url  # here, not at import: the CLI starts faster
+
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # not a URL SQLAlchemy can parse: show none of it

@@ -10,9 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from keyseal.client.backoff import Backoff
 from keyseal.client.clock import Clock, ClockReading
@@ -20,7 +18,11 @@ from keyseal.client.credentials import Credentials
 from keyseal.client.errors import OkxApiError, TimestampExpired
 from keyseal.client.masking import mask
 from keyseal.client.models import PERMISSIONS, AccountConfig, parse_perms
-from keyseal.client.rest import Client
+
+if TYPE_CHECKING:  # httpx loads when a check runs: `keyseal vault list` need not wait for it
+    import httpx
+
+    from keyseal.client.rest import Client
 
 #: OKX's inactivity rule: a live key with trade or withdraw permission and no IP allow-list
 #: is deleted after this many days unused. A Keyseal server says its own rule instead.
@@ -120,6 +122,10 @@ def check_key(credentials: Credentials, *, base_url: str, demo: bool = False,
               clock: Clock = time.time, timeout: float = 10.0,
               transport: httpx.BaseTransport | None = None) -> HealthReport:
     """Check one key against its server; never raises for a refusal, it reports it."""
+    import httpx
+
+    from keyseal.client.rest import Client
+
     report = HealthReport(name=name, base_url=base_url, environment="demo" if demo else "live",
                           api_key=mask(credentials.api_key, 8, 4))
     with Client(credentials, base_url=base_url, demo=demo, clock=clock, timeout=timeout,
@@ -163,6 +169,8 @@ def check_key(credentials: Credentials, *, base_url: str, demo: bool = False,
 
 
 def _measure_clock(client: Client, report: HealthReport) -> ClockReading | None:
+    import httpx
+
     try:
         reading = client.measure_clock()
     except (OkxApiError, httpx.HTTPError) as exc:

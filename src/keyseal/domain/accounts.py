@@ -7,6 +7,10 @@ from dataclasses import dataclass
 
 from keyseal import errors
 
+class AccountExists(Exception):
+    """An account with this email exists already."""
+
+
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,189}\.[A-Za-z0-9-]{2,63}")
 
 

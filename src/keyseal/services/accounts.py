@@ -14,7 +14,13 @@ from keyseal import errors
 from keyseal.crypto.passwords import hash_secret, verify_hash
 from keyseal.crypto.qr import qr_svg
 from keyseal.crypto.totp import new_recovery_codes, new_totp_secret, recovery_code_hash, totp_step, totp_uri
-from keyseal.domain.accounts import Account, check_email, check_kyc_level, check_sub_name
+from keyseal.domain.accounts import (
+    Account,
+    AccountExists,
+    check_email,
+    check_kyc_level,
+    check_sub_name,
+)
 from keyseal.domain.actors import OPERATOR, Actor
 from keyseal.domain.commands import (
     ConfirmTwoFactor,
@@ -31,10 +37,6 @@ from keyseal.store import accounts as account_rows
 from keyseal.store.accounts import LoginFailures
 
 MIN_PASSWORD_LENGTH = 8
-
-
-class AccountExists(Exception):
-    pass
 
 
 def create_account(rt: Runtime, cmd: CreateAccount) -> Account:

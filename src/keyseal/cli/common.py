@@ -1,0 +1,132 @@
+"""What every operator command shares: the --home/--db/--json options, opening the home,
+turning refusals into one line, reading secrets, and printing.
+
+Nothing here imports the server's machinery at import time: ``keyseal --help``, ``keyseal
+scan`` and ``keyseal vault`` must start fast, so the services load when a command runs.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+
+from keyseal import errors
+from keyseal.domain.accounts import AccountExists
+from keyseal.settings import DB_ENV, HOME_ENV, Settings
+
+if TYPE_CHECKING:
+    from keyseal.services.runtime import Runtime
+
+out = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+
+def lazy(name: str) -> ModuleType:
+    """The module ``name``, loaded on first use (importlib's LazyLoader): the services pull
+    in SQLAlchemy and Alembic, which ``--help`` and the key holder's commands never need."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.loader is not None, name
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    return module
+
+
+class Switch(enum.StrEnum):
+    ON = "on"
+    OFF = "off"
+
+
+Home = Annotated[Path | None, typer.Option(
+    "--home", envvar=HOME_ENV, help="Where the SQLite file and the master key live "
+    "[default: ~/.keyseal].", show_default=False)]
+Db = Annotated[str | None, typer.Option(
+    "--db", envvar=DB_ENV, help="Database URL, e.g. postgresql://user@host/db "
+    "[default: SQLite in the home].", show_default=False)]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def settings_for(home: Path | None, db: str | None, **extra: Any) -> Settings:
+    if home is not None:
+        extra["home"] = home
+    if db:
+        extra["db_url"] = db
+    return Settings(**extra)
+
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """Turn refusals into one clear line on stderr and exit code 1."""
+    try:
+        yield
+    except errors.OkxError as refusal:
+        err.print(f"[red]error:[/] {refusal.message} (code {refusal.code})"
+                  + (f"\n  {refusal.detail}" if refusal.detail else ""), highlight=False)
+        raise typer.Exit(1) from None
+    except AccountExists as exists:
+        err.print(f"[red]error:[/] an account with email {exists} already exists; "
+                  "use another email or `keyseal key create --account` with this one.")
+        raise typer.Exit(1) from None
+
+
+def open_home(settings: Settings, *, pooled: bool = True) -> Runtime:
+    """Open the home, saying so when this made a new one."""
+    from keyseal.services.runtime import open_runtime
+
+    with refusals():
+        rt = open_runtime(settings, pooled=pooled)
+    if rt.new_home:
+        from keyseal.services.master_keys import key_file_of
+
+        err.print(f"Created a new Keyseal home in {settings.home} with master key v1 in "
+                  f"{key_file_of(rt)}; back it up: without it no secret sealed "
+                  "here can be opened.", highlight=False)
+    return rt
+
+
+@contextmanager
+def runtime(home: Path | None, db: str | None) -> Iterator[Runtime]:
+    """Open the home for one command; turn refusals into a clear message and exit code 1."""
+    rt = open_home(settings_for(home, db), pooled=False)
+    try:
+        with refusals():
+            yield rt
+    finally:
+        rt.close()
+
+
+def read_secret(label: str, *, confirm: bool) -> str:
+    """From stdin when it is not a terminal (scripts), else a hidden prompt."""
+    if not sys.stdin.isatty():
+        value = sys.stdin.readline().rstrip("\r\n")
+        if not value:
+            err.print(f"[red]error:[/] expected the {label} on standard input.")
+            raise typer.Exit(2)
+        return value
+    return str(typer.prompt(label.capitalize(), hide_input=True, confirmation_prompt=confirm))
+
+
+def print_json(data: Any) -> None:
+    out.print_json(json.dumps(data), highlight=False) if out.is_terminal else print(
+        json.dumps(data))
+
+
+def when(ms: int | None) -> str:
+    if ms is None:
+        return "never"
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -1,0 +1,262 @@
+"""``keyseal key …``: the API key lifecycle."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+
+from keyseal.cli.app import key_app
+from keyseal.cli.common import AsJson, Db, Home, err, lazy, out, print_json, read_secret, runtime, when
+from keyseal.domain.commands import (
+    CreateKey,
+    DeleteKey,
+    EditKey,
+    RegenerateKey,
+    SetExpiryPolicy,
+    SetKeyStatus,
+    SweepIdleKeys,
+)
+from keyseal.domain.expiry import ExpiryPolicy, ExpiryScope
+from keyseal.domain.keys import CreatedKey, KeyStatus
+
+if TYPE_CHECKING:
+    from keyseal.services import keys as key_service
+else:
+    key_service = lazy("keyseal.services.keys")
+
+# -- keys --------------------------------------------------------------------------------
+@key_app.command("create")
+def key_create(
+    account: Annotated[str, typer.Option("--account", help="Email of the owning account.")],
+    label: Annotated[str, typer.Option(help="A name, up to 50 letters or digits.")],
+    perm: Annotated[str, typer.Option(help="read_only[,trade][,withdraw]")] = "read_only",
+    ip: Annotated[str | None, typer.Option(
+        help="Allowed IPs or CIDRs, comma or space separated (up to 20).")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="A demo-trading key.")] = False,
+    sub: Annotated[str | None, typer.Option(
+        "--sub", help="Create the key for this sub-account of --account.")] = None,
+    sub_account_access: Annotated[bool, typer.Option(
+        "--sub-account-access", help="Let this master key call the sub-account endpoints.")
+    ] = False,
+    home: Home = None, db: Db = None, as_json: AsJson = False,
+) -> None:
+    """Create an API key. The passphrase is read from stdin (or prompted); the secret is
+    printed once and can never be shown again."""
+    passphrase = read_secret("passphrase", confirm=True)
+    with runtime(home, db) as rt:
+        created = key_service.create_key(rt, CreateKey(
+            account, label=label, passphrase=passphrase, perm=perm, ip=ip, demo=demo, sub=sub,
+            sub_account_access=sub_account_access))
+    _show_created(created, as_json)
+
+
+def _show_created(created: CreatedKey, as_json: bool) -> None:
+    shown = {"apiKey": created.key.api_key, "secretKey": created.secret_key,
+             "passphrase": created.passphrase, "label": created.key.label,
+             "perm": created.key.permission.wire(), "ip": created.key.allowlist.wire(),
+             "ts": str(created.key.created_ms)}
+    if as_json:
+        print(json.dumps(shown))
+        return
+    table = Table(title="New API key — copy it now: the secret and passphrase are shown once")
+    table.add_column("field")
+    table.add_column("value", overflow="fold")
+    for name, value in shown.items():
+        table.add_row(name, value)
+    out.print(table)
+
+
+def _key_row(key: Any) -> dict[str, Any]:
+    return {"apiKey": key.api_key, "label": key.label, "perm": key.permission.wire(),
+            "ip": key.allowlist.wire(), "environment": key.environment.value,
+            "status": key.status.value, "ts": str(key.created_ms),
+            "lastUsed": None if key.last_used_ms is None else str(key.last_used_ms),
+            "lastUsedIp": key.last_used_ip,
+            "expires": None if key.expires_ms is None else str(key.expires_ms),
+            "subAccountAccess": key.sub_account_access}
+
+
+@key_app.command("list")
+def key_list(
+    account: Annotated[str, typer.Option("--account", help="Email of the owning account.")],
+    sub: Annotated[str | None, typer.Option("--sub", help="List this sub-account's keys.")
+                   ] = None,
+    stale: Annotated[float | None, typer.Option(
+        "--stale", help="Only keys unused for at least this many days.")] = None,
+    home: Home = None, db: Db = None, as_json: AsJson = False,
+) -> None:
+    """List an account's keys (never their secrets)."""
+    with runtime(home, db) as rt:
+        found = key_service.list_keys(rt, account, sub=sub, stale_days=stale)
+    rows = [_key_row(k) for k in found]
+    if as_json:
+        print_json(rows)
+        return
+    owner = f"{account} / {sub}" if sub else account
+    table = Table(title=f"API keys of {owner}" + (f", unused for {stale:g}+ days" if stale else ""))
+    for column in ("label", "apiKey", "perm", "ip", "env", "status", "created", "last used",
+                   "expires"):
+        table.add_column(column, overflow="fold")
+    for key in found:
+        table.add_row(key.label, key.api_key, key.permission.wire(), key.allowlist.wire() or "-",
+                      key.environment.value, key.status.value, when(key.created_ms),
+                      f"{when(key.last_used_ms)} {key.last_used_ip or ''}".strip(),
+                      "never" if key.expires_ms is None else when(key.expires_ms))
+    out.print(table)
+
+
+@key_app.command("edit")
+def key_edit(
+    api_key: Annotated[str, typer.Argument(help="The apiKey.")],
+    label: Annotated[str | None, typer.Option(help="A new label.")] = None,
+    ip: Annotated[str | None, typer.Option(
+        help='A new IP allow-list (comma or space separated); "" unbinds every IP.')] = None,
+    perm: Annotated[str | None, typer.Option(
+        help="Refused: permissions are immutable; create a new key instead.")] = None,
+    home: Home = None, db: Db = None, as_json: AsJson = False,
+) -> None:
+    """Change a key's label and/or IP allow-list."""
+    if label is None and ip is None and perm is None:
+        err.print("[red]error:[/] nothing to change: give --label and/or --ip.")
+        raise typer.Exit(2)
+    with runtime(home, db) as rt:
+        key = key_service.edit_key(rt, EditKey(api_key, label=label, ip=ip, perm=perm))
+    if as_json:
+        print_json(_key_row(key))
+    else:
+        out.print(f"key {api_key}: label {key.label}, ip {key.allowlist.wire() or '(any)'}")
+
+
+@key_app.command("regenerate")
+def key_regenerate(
+    api_key: Annotated[str, typer.Argument(help="The apiKey whose secret or passphrase is lost.")],
+    disable_old: Annotated[bool | None, typer.Option(
+        "--disable-old/--keep-old", help="Disable the old key (asked when not given).")] = None,
+    home: Home = None, db: Db = None, as_json: AsJson = False,
+) -> None:
+    """Create a new key with the same settings (the old secret cannot be recovered). The new
+    passphrase is read from stdin (or prompted)."""
+    passphrase = read_secret("new passphrase", confirm=True)
+    if disable_old is None:
+        disable_old = sys.stdin.isatty() and typer.confirm("Disable the old key?", default=True)
+    with runtime(home, db) as rt:
+        created = key_service.regenerate_key(rt, RegenerateKey(
+            api_key, passphrase=passphrase, disable_old=disable_old))
+    _show_created(created, as_json)
+    if not as_json:
+        out.print(f"old key {api_key} is {'disabled' if disable_old else 'still enabled'}")
+
+
+@key_app.command("sweep")
+def key_sweep(
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Sweep as if it were this time (ISO-8601, e.g. 2026-12-31T00:00:00Z).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be deleted.")
+                       ] = False,
+    home: Home = None, db: Db = None, as_json: AsJson = False,
+) -> None:
+    """Delete keys past the inactivity rule (no IP allow-list, unused for 30 days)."""
+    as_of_ms = None if as_of is None else _parse_time_ms(as_of)
+    with runtime(home, db) as rt:
+        swept = key_service.sweep(rt, SweepIdleKeys(as_of_ms=as_of_ms, dry_run=dry_run))
+    if as_json:
+        print_json([_key_row(k) for k in swept])
+        return
+    verb = "would delete" if dry_run else "deleted"
+    out.print(f"{verb} {len(swept)} idle key(s)")
+    for key in swept:
+        out.print(f"  {key.api_key} {key.label} (last activity {when(key.last_activity_ms)})")
+
+
+@key_app.command("expiry-policy")
+def key_expiry_policy(
+    days: Annotated[int | None, typer.Option(help="Idle days before deletion (0: never).")
+                    ] = None,
+    scope: Annotated[ExpiryScope | None, typer.Option(
+        help="all: every key without an IP allow-list (the default); trade-or-withdraw: "
+             "only those keys (OKX's current rule).")] = None,
+    okx: Annotated[bool, typer.Option("--okx", help="OKX's rule: 14 days, trade-or-withdraw.")
+                   ] = False,
+    home: Home = None, db: Db = None, as_json: AsJson = False,
+) -> None:
+    """Show or set the inactivity rule, for every process sharing this database."""
+    with runtime(home, db) as rt:
+        policy = rt.settings.expiry
+        if okx or days is not None or scope is not None:
+            policy = ExpiryPolicy.okx() if okx else ExpiryPolicy(
+                policy.idle_days if days is None else days, scope or policy.scope)
+            if policy.idle_days < 0:
+                err.print("[red]error:[/] --days must be 0 (never) or more.")
+                raise typer.Exit(2)
+            key_service.set_expiry_policy(rt, SetExpiryPolicy(policy))
+    if as_json:
+        print_json({"idleDays": policy.idle_days, "scope": policy.scope.value})
+    else:
+        out.print(policy.describe())
+
+
+def _parse_time_ms(text: str) -> int:
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        err.print(f"[red]error:[/] {text!r} is not a time; use ISO-8601 like 2026-12-31T00:00:00Z")
+        raise typer.Exit(2) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def _status_command(status: KeyStatus, verb: str) -> None:
+    @key_app.command(verb)
+    def command(api_key: Annotated[str, typer.Argument(help="The apiKey.")],
+                home: Home = None, db: Db = None, as_json: AsJson = False) -> None:
+        with runtime(home, db) as rt:
+            key = key_service.set_key_status(rt, SetKeyStatus(api_key, status))
+        if as_json:
+            print_json(_key_row(key))
+        else:
+            out.print(f"key {api_key} ({key.label}) is now {status.value}")
+
+    command.__doc__ = (f"{verb.capitalize()} a key (takes effect in a running server within "
+                       "a second).")
+
+
+_status_command(KeyStatus.DISABLED, "disable")
+_status_command(KeyStatus.ENABLED, "enable")
+
+
+def _confirmed(recent: bool) -> bool:
+    if not typer.confirm("Delete it permanently?", default=False):
+        return False
+    return not recent or typer.confirm("It was used in the last 24 hours. Really delete?",
+                                       default=False)
+
+
+@key_app.command("delete")
+def key_delete(api_key: Annotated[str, typer.Argument(help="The apiKey.")],
+               yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+               home: Home = None, db: Db = None, as_json: AsJson = False) -> None:
+    """Delete a key permanently. Shows when and from where it was last used, and asks
+    (twice when it was used in the last 24 hours) unless --yes or not at a terminal."""
+    with runtime(home, db) as rt:
+        key = key_service.get_key(rt, api_key)
+        recent = key_service.used_recently(rt, key)
+        last = when(key.last_used_ms) + (f" from {key.last_used_ip}" if key.last_used_ip else "")
+        err.print(f"key {api_key} ({key.label}) was last used: {last}")
+        if recent:
+            err.print("[yellow]warning:[/] this key was used in the last 24 hours; something "
+                      "may still depend on it.")
+        if not yes and sys.stdin.isatty() and not _confirmed(recent):
+            err.print("nothing deleted")
+            raise typer.Exit(1)
+        key = key_service.delete_key(rt, DeleteKey(api_key))
+    if as_json:
+        print_json(_key_row(key))
+    else:
+        out.print(f"key {api_key} ({key.label}) deleted")

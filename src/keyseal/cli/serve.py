@@ -1,0 +1,73 @@
+"""``keyseal serve`` and ``keyseal init``: run the server, create a home."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from keyseal.cli.app import app
+from keyseal.cli.common import Db, Home, Switch, err, lazy, open_home, runtime, settings_for
+from keyseal.settings import shown_db_url
+
+if TYPE_CHECKING:
+    from keyseal.services import master_keys
+else:
+    master_keys = lazy("keyseal.services.master_keys")
+
+# -- serve -------------------------------------------------------------------------------
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8400,
+    home: Home = None,
+    db: Db = None,
+    rate_limits: Annotated[Switch, typer.Option(
+        "--rate-limits", help="OKX's per-endpoint rate limits; off for benchmarks and load tests.")
+    ] = Switch.ON,
+    trusted_proxy: Annotated[list[str] | None, typer.Option(
+        "--trusted-proxy", help="A proxy (IP or CIDR) whose X-Forwarded-For is believed.")
+    ] = None,
+    tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate, to serve HTTPS/WSS.")
+                        ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="PEM private key for --tls-cert.")
+                       ] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "warning",
+) -> None:
+    """Run the OKX-compatible server (migrates the database first)."""
+    import logging
+
+    import uvicorn
+
+    from keyseal.http.app import create_app
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: "
+                        "%(message)s")
+    settings = settings_for(home, db, host=host, port=port, rate_limits=rate_limits is Switch.ON,
+                         trusted_proxies=tuple(trusted_proxy or ()))
+    rt = open_home(settings)
+    scheme = "https" if tls_cert else "http"
+    err.print(f"Keyseal listening on {scheme}://{host}:{port}  (home {settings.home}, db "
+              f"{shown_db_url(settings.db_url)}, rate limits "
+              f"{rate_limits.value})")
+    config = uvicorn.Config(create_app(rt), host=host, port=port, log_level=log_level,
+                            access_log=False, lifespan="on", http="httptools", loop="uvloop",
+                            ws="websockets-sansio", ssl_certfile=tls_cert, ssl_keyfile=tls_key,
+                            server_header=False, date_header=False,
+                            proxy_headers=False)  # X-Forwarded-For: see --trusted-proxy
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        rt.close()
+
+
+@app.command()
+def init(home: Home = None, db: Db = None) -> None:
+    """Create a Keyseal home: its folder, its master key and the database schema. A
+    database that already has a master key is refused unless this home holds that key."""
+    with runtime(home, db) as rt:
+        if not rt.new_home:
+            listed = ", ".join(f"v{v.version}" for v in master_keys.versions(rt))
+            err.print(f"{rt.settings.home} is already a Keyseal home (master keys {listed} "
+                      "match the database); nothing changed.", highlight=False)
