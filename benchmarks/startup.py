@@ -45,9 +45,12 @@ def prepare(home: Path, env: dict[str, str]) -> None:
     run("account", "create", "bench@example.com", "--kyc-level", "2", stdin="a long password\n")
     run("key", "create", "--account", "bench@example.com", "--label", "bench1",
         stdin="Sandbox-Pass1\n")
-    key = "\n".join(["0d7ab77d-c3ba-4c5a-9838-a4286876231d", "E8A13C1A62E406C71E0E77D42AD87F0B",
-                     "Sandbox-Pass1"]) + "\n"
-    run("vault", "add", "bench", stdin=key)
+    made = json.loads(subprocess.run(
+        [KEYSEAL, "key", "create", "--account", "bench@example.com", "--label", "bench2",
+         "--json"], env=env, input="Sandbox-Pass1\n", text=True, check=True,
+        capture_output=True).stdout)
+    lines = [made["apiKey"], made["secretKey"], made["passphrase"]]
+    run("vault", "add", "bench", stdin="\n".join(lines) + "\n")
 
 
 def main() -> None:

@@ -20,7 +20,6 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
-from rich.table import Table
 
 from keyseal.client.credentials import Credentials
 from keyseal.client.health import (
@@ -55,6 +54,7 @@ from keyseal.client.vault_password import (
     prompt_password,
     resolve_password,
 )
+from keyseal.tables import print_table
 
 vault_app = typer.Typer(
     help="Keep OKX-style API keys in an encrypted vault file, and check that they work.",
@@ -181,11 +181,10 @@ def list_command(vault_path: VaultOption = None, as_json: JsonOption = False) ->
     if as_json:
         _print_json([entry.to_masked_json() for entry in vault])
         return
-    table = Table("Name", "Env", "API key", "Secret", "Base URL", "Purpose", "Created")
-    for entry in vault:
-        table.add_row(entry.name, entry.environment, mask(entry.api_key, 8, 4),
-                      mask_secret(entry.secret_key), entry.base_url, entry.purpose, entry.created)
-    _out().print(table)
+    print_table(_out(), ("Name", "Env", "API key", "Secret", "Base URL", "Purpose", "Created"),
+                [(entry.name, entry.environment, mask(entry.api_key, 8, 4),
+                  mask_secret(entry.secret_key), entry.base_url, entry.purpose, entry.created)
+                 for entry in vault])
     if not len(vault):
         _err().print(f"{vault.path} has no entries; add one with `keyseal vault add NAME`.")
 
@@ -213,10 +212,7 @@ def show_command(
     if as_json:
         _print_json(data)
         return
-    table = Table(show_header=False)
-    for field_name, value in data.items():
-        table.add_row(field_name, value)
-    _out().print(table)
+    print_table(_out(), ("field", "value"), list(data.items()))
 
 
 def _get(vault: Vault, name: str) -> VaultEntry:
@@ -306,7 +302,7 @@ def check_command(
         if as_json:
             _print_json([report.to_json() for report in reports])
         else:
-            _out().print(_summary_table(reports))
+            _print_summary(reports)
     else:
         reports = [run(entries[0])]
         if as_json:
@@ -346,21 +342,21 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
-def _summary_table(reports: list[HealthReport]) -> Table:
-    """One row per key; its notes list every failure, refusal hint and warning, one a line."""
-    table = Table("Name", "Result", "Env", "Permissions", "IPs", "Skew ms", "Notes")
+def _print_summary(reports: list[HealthReport]) -> None:
+    """One row per key; its notes list every failure, refusal hint and warning."""
+    rows = []
     for r in reports:
-        result = ("[green]ok" if r.ok else "[red]failed") if r.works \
-            else f"[red]refused {r.refusal.code if r.refusal else ''}"
-        notes = [f"[red]failed:[/red] {escape(f)}" for f in r.failures]
+        result = ("ok" if r.ok else "failed") if r.works \
+            else f"refused {r.refusal.code if r.refusal else ''}"
+        notes = [f"failed: {f}" for f in r.failures]
         if r.refusal:
-            notes += [escape(r.refusal.msg), f"what to do: {escape(r.refusal.hint)}"]
-        notes += [f"[yellow]warning:[/yellow] {escape(w)}" for w in r.warnings]
-        table.add_row(escape(r.name or ""), result, r.environment, ",".join(r.perms or []),
-                      ",".join(r.ips or []) or ("none" if r.works else ""),
-                      "" if r.clock_skew_ms is None else f"{r.clock_skew_ms:+.1f}",
-                      "\n".join(notes))
-    return table
+            notes += [r.refusal.msg, f"what to do: {r.refusal.hint}"]
+        notes += [f"warning: {w}" for w in r.warnings]
+        rows.append((r.name or "", result, r.environment, ",".join(r.perms or []),
+                     ",".join(r.ips or []) or ("none" if r.works else ""),
+                     "" if r.clock_skew_ms is None else f"{r.clock_skew_ms:+.1f}",
+                     " | ".join(notes)))
+    print_table(_out(), ("Name", "Result", "Env", "Permissions", "IPs", "Skew ms", "Notes"), rows)
 
 
 # -- scan --------------------------------------------------------------------------------------

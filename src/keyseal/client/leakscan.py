@@ -34,7 +34,7 @@ WINDOW = 5
 MAX_FILE_BYTES = 4 * 1024 * 1024
 SKIP_DIRS = frozenset({
     ".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".nox",
-    ".mypy_cache", ".pytest_cache", ".ruff_cache", "site-packages", "dist-packages",
+    ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis", "site-packages", "dist-packages",
     "bower_components", ".cache",
 })
 BINARY_SUFFIXES = frozenset({
