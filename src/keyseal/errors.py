@@ -86,6 +86,10 @@ NO_PERMISSION = ErrorCode("50120", "This API key doesn't have permission to use 
 
 # Trade and funding
 PARAM_ERROR = ErrorCode("51000", "Parameter {0} error")
+#: OKX's 51000 too, saying why: a client sees the message, never the detail
+ORDER_TYPE_UNSUPPORTED = ErrorCode(
+    "51000", "Parameter ordType error: {0} orders are not supported in the sandbox (it has no "
+    "matching engine); use limit or post_only")
 INSTRUMENT_UNKNOWN = ErrorCode("51001", "Instrument ID does not exist")
 INSUFFICIENT_BALANCE = ErrorCode("51008", "Order failed. Insufficient {0} balance in account.")
 BELOW_MIN_SIZE = ErrorCode("51020", "Your order should meet or exceed the minimum order amount.")

@@ -175,3 +175,12 @@ def test_money_arithmetic_keeps_every_digit() -> None:
         "999999999999999999999999999999999998.000000000000000000000000000000000001")
     assert fmt(Decimal("123456789012345678.123456789012345678")) == (
         "123456789012345678.123456789012345678")  # the default context keeps only 28 digits
+
+
+def test_a_market_order_is_told_the_sandbox_does_not_match_orders() -> None:
+    """A client sees the message, not the detail: it must say why and what to use."""
+    with pytest.raises(errors.OkxError) as refused:
+        parse_order(_order(ordType="market"), default_market())
+    assert refused.value.code == "51000"
+    assert "market orders are not supported in the sandbox" in refused.value.message
+    assert "use limit or post_only" in refused.value.message

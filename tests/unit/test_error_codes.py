@@ -16,4 +16,6 @@ def test_format_errors_have_codes_of_their_own_in_keyseals_range() -> None:
 def test_no_two_rules_share_a_code() -> None:
     codes = [v.code for v in vars(errors).values() if isinstance(v, errors.ErrorCode)]
     shared = {c for c in codes if codes.count(c) > 1}
-    assert shared == {"50002"}  # JSON syntax and body too large: both OKX's 50002 by choice
+    # JSON syntax and body too large are both OKX's 50002; an unsupported order type is OKX's
+    # parameter error 51000 with a message that says why
+    assert shared == {"50002", "51000"}

@@ -51,8 +51,7 @@ def new_order(market: Market, *, inst_id: str, td_mode: str, side: str, ord_type
     if side not in ("buy", "sell"):
         raise errors.PARAM_ERROR("side")
     if ord_type not in RESTING_TYPES:
-        raise errors.PARAM_ERROR(
-            "ordType", detail="the sandbox has no matching engine: use limit or post_only")
+        raise errors.ORDER_TYPE_UNSUPPORTED(ord_type[:20] or "empty")
     if tgt_ccy not in (None, "base_ccy"):
         raise errors.PARAM_ERROR("tgtCcy")
     if px is None:
