@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from keyseal.cli.app import account_app
 from keyseal.cli.common import AsJson, Db, Home, lazy, out, print_json, read_secret, runtime
+from keyseal.cli.groups import account_app
 from keyseal.domain.commands import (
     ConfirmTwoFactor,
     CreateAccount,

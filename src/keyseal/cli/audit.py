@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from keyseal.cli.app import audit_app
 from keyseal.cli.common import AsJson, Db, Home, lazy, out, print_json, runtime, when
+from keyseal.cli.groups import audit_app
 
 if TYPE_CHECKING:
     from keyseal.services import accounts as account_service

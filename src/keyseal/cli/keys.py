@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from keyseal.cli.app import key_app
 from keyseal.cli.common import AsJson, Db, Home, err, lazy, out, print_json, read_secret, runtime, when
+from keyseal.cli.groups import key_app
 from keyseal.domain.commands import (
     CreateKey,
     DeleteKey,

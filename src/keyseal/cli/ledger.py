@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from keyseal.cli.app import ledger_app
 from keyseal.cli.common import AsJson, Db, Home, lazy, out, print_json, runtime
+from keyseal.cli.groups import ledger_app
 from keyseal.domain.commands import Credit
 from keyseal.domain.keys import Environment
 

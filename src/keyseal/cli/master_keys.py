@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from keyseal.cli.app import master_key_app
 from keyseal.cli.common import AsJson, Db, Home, err, lazy, out, print_json, runtime, when
+from keyseal.cli.groups import master_key_app
 
 if TYPE_CHECKING:
     from keyseal.services import master_keys

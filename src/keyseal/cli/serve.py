@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from keyseal.cli.app import app
 from keyseal.cli.common import Db, Home, Switch, err, lazy, open_home, runtime, settings_for
+from keyseal.cli.groups import app
 from keyseal.settings import shown_db_url
 
 if TYPE_CHECKING:

@@ -56,7 +56,7 @@ from keyseal.client.vault_password import (
 )
 from keyseal.tables import print_table
 
-vault_app = typer.Typer(
+vault_app = typer.Typer(rich_markup_mode=None,
     help="Keep OKX-style API keys in an encrypted vault file, and check that they work.",
     no_args_is_help=True, add_completion=False)
 
@@ -426,7 +426,7 @@ def _print_scan(path: Path, new: list[Finding], known: list[Finding],
 
 def standalone_app() -> typer.Typer:
     """The commands as the server's CLI mounts them, for ``python -m keyseal.client.cli``."""
-    app = typer.Typer(no_args_is_help=True, add_completion=False)
+    app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
     app.add_typer(vault_app, name="vault")
     app.command("scan")(scan_command)
     return app
