@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from keyseal import errors
 
+
 class AccountExists(Exception):
     """An account with this email exists already."""
 
