@@ -181,14 +181,15 @@ def account_list(home: Home = None, db: Db = None, as_json: AsJson = False) -> N
     if as_json:
         print_json(rows)
         return
-    table = Table(title=f"Accounts ({len(found)})")
-    for column in ("email", "uid", "KYC", "restricted", "2FA", "sub-accounts", "keys",
-                   "created"):
-        table.add_column(column, overflow="fold")
+    table = Table(title=f"Master accounts ({len(found)}); `keyseal account show EMAIL` for one")
+    table.add_column("email", overflow="fold", ratio=3)
+    table.add_column("uid", overflow="fold", ratio=2)
+    for column in ("KYC", "restricted", "2FA", "subs", "keys"):
+        table.add_column(column, no_wrap=True)
     for s in found:
         table.add_row(s.account.email, s.account.uid, str(s.account.kyc_level),
                       "yes" if s.account.restricted else "no", "on" if s.two_factor else "off",
-                      str(s.sub_accounts), str(s.keys), when(s.account.created_ms))
+                      str(s.sub_accounts), str(s.keys))
     out.print(table)
 
 
