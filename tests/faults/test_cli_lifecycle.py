@@ -39,7 +39,8 @@ PASS2 = "Passw0rd!two"
 PASS3 = "Passw0rd!three"
 KEY_ROW = {"apiKey", "label", "perm", "ip", "environment", "status", "ts", "lastUsed",
            "lastUsedIp", "expires", "subAccountAccess"}
-AUDIT_ROW = {"ts", "event", "actor", "ip", "accountId", "apiKey", "details"}
+AUDIT_ROW = {"ts", "event", "actor", "ip", "accountId", "account", "subAcct", "apiKey",
+             "details"}
 CLIENT = "203.0.113.7"
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -280,7 +281,7 @@ def test_the_sweeper_and_the_expiry_policy(run: Run) -> None:
 
     # OKX's rule: 14 days, and only for keys with trade or withdraw
     assert ok(run, "key", "expiry-policy", "--okx", "--json") == {
-        "idleDays": 14, "scope": "trade-or-withdraw"}
+        "idleDays": 14, "scope": "trade-or-withdraw", "dryRun": False, "dueNow": 0}
     assert ok(run, "key", "expiry-policy", "--json") == {  # stored: a new process sees it
         "idleDays": 14, "scope": "trade-or-withdraw"}
     rows = keys_by_label(run, email)
@@ -292,7 +293,7 @@ def test_the_sweeper_and_the_expiry_policy(run: Run) -> None:
 
     # back to the default rule: every live key without an IP, after 30 idle days
     assert ok(run, "key", "expiry-policy", "--days", "30", "--scope", "all", "--json") == {
-        "idleDays": 30, "scope": "all"}
+        "idleDays": 30, "scope": "all", "dryRun": False, "dueNow": 0}
     assert sweep(31) == ["reader"]
     assert sweep(3650) == []  # an IP-bound key and a demo key never expire
     assert sorted(keys_by_label(run, email)) == ["bound", "demo"]

@@ -286,13 +286,13 @@ def test_okx_policy_spares_read_only_keys(rt: Runtime) -> None:
     email = make_account(rt)
     reader = make_key(rt, email, label="reader")
     trader = make_key(rt, email, label="trader", perm="read_only,trade")
-    assert key_service.set_expiry_policy(rt, SetExpiryPolicy(ExpiryPolicy.okx())) == 2
+    assert key_service.set_expiry_policy(rt, SetExpiryPolicy(ExpiryPolicy.okx())) == 0  # due now
     start = rt.now_ms()
     assert key_service.get_key(rt, reader["apiKey"]).expires_ms is None
     assert key_service.get_key(rt, trader["apiKey"]).expires_ms == start + 14 * DAY_MS
     assert [k.label for k in key_service.sweep(rt, SweepIdleKeys(as_of_ms=start + 15 * DAY_MS))] == ["trader"]
     later = key_service.set_expiry_policy(rt, SetExpiryPolicy(ExpiryPolicy(30)))
-    assert later == 1 and key_service.get_key(rt, reader["apiKey"]).expires_ms is not None
+    assert later == 0 and key_service.get_key(rt, reader["apiKey"]).expires_ms is not None
 
 
 def _statements_run_by(rt: Runtime, action: Callable[[], object]) -> list[tuple[str, Any]]:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.table import Table
 
-from keyseal.cli.common import AsJson, Db, Home, lazy, out, print_json, read_secret, runtime
+from keyseal.cli.common import AsJson, Db, Home, lazy, out, print_json, read_secret, runtime, when
 from keyseal.cli.groups import account_app
+from keyseal.cli.keys import key_row
 from keyseal.domain.commands import (
     ConfirmTwoFactor,
     CreateAccount,
     CreateSubAccount,
+    DisableTwoFactor,
     EnrollTwoFactor,
     SetKycLevel,
     SetRestricted,
@@ -109,13 +113,22 @@ def account_enroll_2fa(
     with runtime(home, db) as rt:
         enrolment = account_service.enroll_2fa(rt, EnrollTwoFactor(email, code=code))
     if qr is not None:
-        qr.write_text(enrolment.qr_svg())
+        _write_owner_only(qr, enrolment.qr_svg())
     if as_json:
         print_json({"secret": enrolment.secret, "uri": enrolment.uri})
         return
     out.print(f"secret: {enrolment.secret}\nuri:    {enrolment.uri}")
     out.print("Scan it (or type the secret) in an authenticator app, then run "
               f"`keyseal account confirm-2fa {email} CODE`.")
+
+
+def _write_owner_only(path: Path, text: str) -> None:
+    """Write a file only its owner may read (the QR code holds the TOTP secret); a file that
+    existed is narrowed to 0600 before a byte of the secret reaches it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        os.fchmod(fd, 0o600)
+        file.write(text)
 
 
 @account_app.command("confirm-2fa")
@@ -134,3 +147,83 @@ def account_confirm_2fa(
               "now, they are not shown again):")
     for recovery in codes:
         out.print(f"  {recovery}")
+
+
+@account_app.command("disable-2fa")
+def account_disable_2fa(
+    email: Annotated[str, typer.Argument(help="The account's email.")],
+    code: Annotated[str | None, typer.Option(
+        "--code", help="A current code or a recovery code [default: read from stdin, or "
+        "prompted].", show_default=False)] = None,
+    home: Home = None, db: Db = None, as_json: AsJson = False,
+) -> None:
+    """Turn two-factor authentication off; its recovery codes stop working. Needs a current
+    code or a recovery code (attempts are throttled like logins)."""
+    if code is None:
+        code = read_secret("current or recovery code", confirm=False)
+    with runtime(home, db) as rt:
+        account = account_service.disable_2fa(rt, DisableTwoFactor(email, code))
+    if as_json:
+        print_json({**_account_row(account), "twoFactor": False})
+    else:
+        out.print(f"{account.email} (uid {account.uid}): two-factor authentication is off; "
+                  "its recovery codes no longer work", highlight=False)
+
+
+# -- the operator's overview -------------------------------------------------------------
+@account_app.command("list")
+def account_list(home: Home = None, db: Db = None, as_json: AsJson = False) -> None:
+    """Every master account: KYC level, restriction, 2FA, sub-accounts and keys."""
+    with runtime(home, db) as rt:
+        found = account_service.list_accounts(rt)
+    rows = [{**_account_row(s.account), "twoFactor": s.two_factor,
+             "subAccounts": s.sub_accounts, "keys": s.keys} for s in found]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title=f"Master accounts ({len(found)}); `keyseal account show EMAIL` for one")
+    table.add_column("email", overflow="fold", ratio=3)
+    table.add_column("uid", overflow="fold", ratio=2)
+    for column in ("KYC", "restricted", "2FA", "subs", "keys"):
+        table.add_column(column, no_wrap=True)
+    for s in found:
+        table.add_row(s.account.email, s.account.uid, str(s.account.kyc_level),
+                      "yes" if s.account.restricted else "no", "on" if s.two_factor else "off",
+                      str(s.sub_accounts), str(s.keys))
+    out.print(table)
+
+
+@account_app.command("show")
+def account_show(
+    email: Annotated[str, typer.Argument(help="The account's email.")],
+    home: Home = None, db: Db = None, as_json: AsJson = False,
+) -> None:
+    """One account: KYC level, restriction, 2FA, its keys, and its sub-accounts with theirs."""
+    with runtime(home, db) as rt:
+        shown = account_service.show_account(rt, email)
+    account = shown.account
+    if as_json:
+        print_json({**_account_row(account), "twoFactor": shown.two_factor,
+                    "recoveryCodesLeft": shown.recovery_codes_left,
+                    "keys": [key_row(k) for k in shown.keys],
+                    "subAccounts": [{**_account_row(sub), "keys": [key_row(k) for k in keys]}
+                                    for sub, keys in shown.sub_accounts]})
+        return
+    two_factor = (f"2FA on ({shown.recovery_codes_left} recovery codes left)"
+                  if shown.two_factor else "2FA off")
+    out.print(f"{account.email} (uid {account.uid}), created {when(account.created_ms)}\n"
+              f"  KYC level {account.kyc_level}, "
+              f"{'restricted' if account.restricted else 'not restricted'}, {two_factor}",
+              highlight=False)
+    table = Table(title=f"Keys and sub-accounts of {account.email}")
+    for column in ("owner", "label", "apiKey", "perm", "ip", "env", "status", "last used"):
+        table.add_column(column, overflow="fold")
+    for owner, keys in [(account.email or "", shown.keys),
+                        *((f"/ {sub.sub_name}", keys) for sub, keys in shown.sub_accounts)]:
+        if not keys:
+            table.add_row(owner, "(no keys)", "", "", "", "", "", "")
+        for key in keys:
+            table.add_row(owner, key.label, key.api_key, key.permission.wire(),
+                          key.allowlist.wire() or "-", key.environment.value,
+                          key.status.value, when(key.last_used_ms))
+    out.print(table)

@@ -27,7 +27,7 @@ def audit_list(
     limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 200,
     home: Home = None, db: Db = None, as_json: AsJson = False,
 ) -> None:
-    """The audit trail: time, actor, source IP, account, key and what changed."""
+    """The audit trail: time, actor, source IP, account (by email), key and what changed."""
     from keyseal.services import audit
 
     with runtime(home, db) as rt:
@@ -37,8 +37,9 @@ def audit_list(
             account_ids = [owner.id, *(s.id for s in account_service.sub_accounts(rt, owner))]
         events = audit.events(rt, account_ids=account_ids, api_key=key, limit=limit)
     rows = [{"ts": str(e.ts_ms), "event": e.event, "actor": e.actor, "ip": e.source_ip,
-             "accountId": e.account_id, "apiKey": e.api_key, "details": e.details}
-            for e in events]
+             "accountId": e.account_id, "account": e.account.email if e.account else None,
+             "subAcct": e.account.sub_name if e.account else None, "apiKey": e.api_key,
+             "details": e.details} for e in events]
     if as_json:
         print_json(rows)
         return
@@ -46,6 +47,7 @@ def audit_list(
     for column in ("time", "event", "actor", "ip", "account", "apiKey", "details"):
         table.add_column(column, overflow="fold")
     for e in events:
-        table.add_row(when(e.ts_ms), e.event, e.actor, e.source_ip or "-", str(e.account_id or "-"),
-                      e.api_key or "-", json.dumps(e.details, sort_keys=True))
+        table.add_row(when(e.ts_ms), e.event, e.actor, e.source_ip or "-",
+                      str(e.account or "-"), e.api_key or "-",
+                      json.dumps(e.details, sort_keys=True))
     out.print(table)

@@ -25,8 +25,10 @@ from keyseal.domain.expiry import ExpiryPolicy, ExpiryScope
 from keyseal.domain.keys import CreatedKey, KeyStatus
 
 if TYPE_CHECKING:
+    from keyseal.services import accounts as account_service
     from keyseal.services import keys as key_service
 else:
+    account_service = lazy("keyseal.services.accounts")
     key_service = lazy("keyseal.services.keys")
 
 # -- keys --------------------------------------------------------------------------------
@@ -71,7 +73,7 @@ def _show_created(created: CreatedKey, as_json: bool) -> None:
     out.print(table)
 
 
-def _key_row(key: Any) -> dict[str, Any]:
+def key_row(key: Any) -> dict[str, Any]:
     return {"apiKey": key.api_key, "label": key.label, "perm": key.permission.wire(),
             "ip": key.allowlist.wire(), "environment": key.environment.value,
             "status": key.status.value, "ts": str(key.created_ms),
@@ -93,7 +95,7 @@ def key_list(
     """List an account's keys (never their secrets)."""
     with runtime(home, db) as rt:
         found = key_service.list_keys(rt, account, sub=sub, stale_days=stale)
-    rows = [_key_row(k) for k in found]
+    rows = [key_row(k) for k in found]
     if as_json:
         print_json(rows)
         return
@@ -127,7 +129,7 @@ def key_edit(
     with runtime(home, db) as rt:
         key = key_service.edit_key(rt, EditKey(api_key, label=label, ip=ip, perm=perm))
     if as_json:
-        print_json(_key_row(key))
+        print_json(key_row(key))
     else:
         out.print(f"key {api_key}: label {key.label}, ip {key.allowlist.wire() or '(any)'}")
 
@@ -165,13 +167,16 @@ def key_sweep(
     as_of_ms = None if as_of is None else _parse_time_ms(as_of)
     with runtime(home, db) as rt:
         swept = key_service.sweep(rt, SweepIdleKeys(as_of_ms=as_of_ms, dry_run=dry_run))
+        names = account_service.account_names(rt, [k.account_id for k in swept])
     if as_json:
-        print_json([_key_row(k) for k in swept])
+        print_json([{**key_row(k), "account": names[k.account_id].email,
+                     "subAcct": names[k.account_id].sub_name} for k in swept])
         return
     verb = "would delete" if dry_run else "deleted"
     out.print(f"{verb} {len(swept)} idle key(s)")
     for key in swept:
-        out.print(f"  {key.api_key} {key.label} (last activity {when(key.last_activity_ms)})")
+        out.print(f"  {key.api_key} {key.label} of {names[key.account_id]} "
+                  f"(last activity {when(key.last_activity_ms)})", highlight=False)
 
 
 @key_app.command("expiry-policy")
@@ -183,22 +188,41 @@ def key_expiry_policy(
              "only those keys (OKX's current rule).")] = None,
     okx: Annotated[bool, typer.Option("--okx", help="OKX's rule: 14 days, trade-or-withdraw.")
                    ] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Change nothing; say how many live keys the new rule would delete "
+        "now.")] = False,
     home: Home = None, db: Db = None, as_json: AsJson = False,
 ) -> None:
-    """Show or set the inactivity rule, for every process sharing this database."""
+    """Show or set the inactivity rule, for every process sharing this database. Setting it
+    says how many live keys are past it now (the next sweep deletes them)."""
+    changing = okx or days is not None or scope is not None
+    if dry_run and not changing:
+        err.print("[red]error:[/] --dry-run needs a rule to try: give --days, --scope or --okx.")
+        raise typer.Exit(2)
+    if days is not None and days < 0:
+        err.print("[red]error:[/] --days must be 0 (never) or more.")
+        raise typer.Exit(2)
+    due = None
     with runtime(home, db) as rt:
         policy = rt.settings.expiry
-        if okx or days is not None or scope is not None:
+        if changing:
             policy = ExpiryPolicy.okx() if okx else ExpiryPolicy(
                 policy.idle_days if days is None else days, scope or policy.scope)
-            if policy.idle_days < 0:
-                err.print("[red]error:[/] --days must be 0 (never) or more.")
-                raise typer.Exit(2)
-            key_service.set_expiry_policy(rt, SetExpiryPolicy(policy))
+            due = key_service.set_expiry_policy(rt, SetExpiryPolicy(policy, dry_run=dry_run))
     if as_json:
-        print_json({"idleDays": policy.idle_days, "scope": policy.scope.value})
-    else:
-        out.print(policy.describe())
+        shown: dict[str, Any] = {"idleDays": policy.idle_days, "scope": policy.scope.value}
+        if due is not None:
+            shown |= {"dryRun": dry_run, "dueNow": due}
+        print_json(shown)
+        return
+    if dry_run:
+        out.print(f"{due} live keys would be deleted now by this rule ({policy.describe()}); "
+                  "nothing changed", highlight=False)
+        return
+    out.print(policy.describe(), highlight=False)
+    if due is not None:
+        out.print(f"{due} live keys are past this rule now; the next sweep deletes them "
+                  "(`keyseal key sweep`, or a running server's own)", highlight=False)
 
 
 def _parse_time_ms(text: str) -> int:
@@ -219,7 +243,7 @@ def _status_command(status: KeyStatus, verb: str) -> None:
         with runtime(home, db) as rt:
             key = key_service.set_key_status(rt, SetKeyStatus(api_key, status))
         if as_json:
-            print_json(_key_row(key))
+            print_json(key_row(key))
         else:
             out.print(f"key {api_key} ({key.label}) is now {status.value}")
 
@@ -257,6 +281,6 @@ def key_delete(api_key: Annotated[str, typer.Argument(help="The apiKey.")],
             raise typer.Exit(1)
         key = key_service.delete_key(rt, DeleteKey(api_key))
     if as_json:
-        print_json(_key_row(key))
+        print_json(key_row(key))
     else:
         out.print(f"key {api_key} ({key.label}) deleted")

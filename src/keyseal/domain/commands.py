@@ -65,6 +65,16 @@ class ConfirmTwoFactor:
     actor: Actor = OPERATOR
 
 
+@dataclass(frozen=True)
+class DisableTwoFactor:
+    """Turn TOTP off, which voids the recovery codes; needs a current or a recovery code."""
+
+    email: str
+    code: str | None = field(repr=False)
+    _: KW_ONLY
+    actor: Actor = OPERATOR
+
+
 # -- keys ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class CreateKey:
@@ -134,8 +144,11 @@ class SweepIdleKeys:
 
 @dataclass(frozen=True)
 class SetExpiryPolicy:
+    """Store the inactivity rule; ``dry_run`` only counts the keys it would delete now."""
+
     policy: ExpiryPolicy
     _: KW_ONLY
+    dry_run: bool = False
     actor: Actor = OPERATOR
 
 

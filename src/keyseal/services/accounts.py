@@ -21,20 +21,23 @@ from keyseal.domain.accounts import (
     check_kyc_level,
     check_sub_name,
 )
-from keyseal.domain.actors import OPERATOR, Actor
+from keyseal.domain.actors import Actor
 from keyseal.domain.commands import (
     ConfirmTwoFactor,
     CreateAccount,
     CreateSubAccount,
+    DisableTwoFactor,
     EnrollTwoFactor,
     SetKycLevel,
     SetRestricted,
 )
+from keyseal.domain.keys import ApiKey
 from keyseal.services import audit
 from keyseal.services.runtime import Runtime, random_digits
 from keyseal.services.unit_of_work import Work, unit_of_work
 from keyseal.store import accounts as account_rows
-from keyseal.store.accounts import LoginFailures
+from keyseal.store import keys as key_rows
+from keyseal.store.accounts import AccountName, AccountSummary, LoginFailures
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -117,6 +120,42 @@ def acting_master(conn: Connection, actor: Actor) -> Account:
     if master.is_sub:
         raise errors.ONLY_MAIN_ACCOUNT()
     return master
+
+
+# -- the operator's overview ---------------------------------------------------------------
+@dataclass(frozen=True)
+class AccountDetails:
+    """One master account as ``keyseal account show`` tells it: its keys, and each
+    sub-account with its keys."""
+
+    account: Account
+    two_factor: bool
+    recovery_codes_left: int
+    keys: list[ApiKey]
+    sub_accounts: list[tuple[Account, list[ApiKey]]]
+
+
+def list_accounts(rt: Runtime) -> list[AccountSummary]:
+    """Every master account, oldest first, with its sub-accounts and keys counted."""
+    with rt.db.read() as conn:
+        return account_rows.masters(conn)
+
+
+def show_account(rt: Runtime, email: str) -> AccountDetails:
+    with rt.db.read() as conn:
+        account = by_email(conn, email)
+        return AccountDetails(
+            account, account_rows.totp_state(conn, account.id).sealed is not None,
+            account_rows.unused_recovery_codes(conn, account.id),
+            key_rows.for_account(conn, account.id),
+            [(sub, key_rows.for_account(conn, sub.id))
+             for sub in account_rows.subs_of(conn, account.id)])
+
+
+def account_names(rt: Runtime, account_ids: list[int]) -> dict[int, AccountName]:
+    """The accounts' names (email, or master email and sub-account name), by id."""
+    with rt.db.read() as conn:
+        return account_rows.names_of(conn, account_ids)
 
 
 # -- login ---------------------------------------------------------------------------------
@@ -295,13 +334,17 @@ def confirm_2fa(rt: Runtime, cmd: ConfirmTwoFactor) -> list[str]:
     return codes
 
 
-def disable_2fa(rt: Runtime, email: str, *, actor: Actor = OPERATOR) -> None:
-    with unit_of_work(rt) as work:
-        account = by_email(work.conn, email)
+def disable_2fa(rt: Runtime, cmd: DisableTwoFactor) -> Account:
+    """Turn TOTP off and void the recovery codes. Needs a current or a recovery code, checked
+    and throttled like every second factor, so a stolen password alone cannot turn it off."""
+    account = account_by_email(rt, cmd.email)
+    with second_factor_attempt(rt, account), unit_of_work(rt) as work:
+        _verify_second_factor(work, account, cmd.code, required=True)
         account_rows.set_fields(work.conn, account.id, totp_sealed=None,
                                 totp_pending_sealed=None, totp_last_step=None)
         account_rows.replace_recovery_codes(work.conn, account.id, [])
-        work.audit(actor, "2fa_disabled", account_id=account.id)
+        work.audit(cmd.actor, "2fa_disabled", account_id=account.id)
+    return account
 
 
 @contextmanager

@@ -415,17 +415,23 @@ def sweep(rt: Runtime, cmd: SweepIdleKeys | None = None) -> list[ApiKey]:
 
 def set_expiry_policy(rt: Runtime, cmd: SetExpiryPolicy) -> int:
     """Store the inactivity policy for every process and re-derive every key's expiry under
-    it (one statement); returns how many keys were looked at."""
+    it (one statement); returns how many keys it makes due now, which the next sweep
+    deletes. A dry run changes nothing and returns how many it would."""
     policy = cmd.policy
+    idle_ms = policy.idle_days * DAY_MS
+    trade_or_withdraw = policy.scope is ExpiryScope.TRADE_OR_WITHDRAW
+    if cmd.dry_run:
+        with rt.db.read() as conn:
+            return key_rows.count_past_rule(conn, idle_ms, trade_or_withdraw, rt.now_ms())
     with unit_of_work(rt) as work:
         meta.put(work.conn, EXPIRY_POLICY, policy.to_text())
         work.changed("policy")  # running servers reload it
-        count = key_rows.recompute_expiry(work.conn, policy.idle_days * DAY_MS,
-                                          policy.scope is ExpiryScope.TRADE_OR_WITHDRAW)
+        key_rows.recompute_expiry(work.conn, idle_ms, trade_or_withdraw)
+        due = key_rows.count_past_rule(work.conn, idle_ms, trade_or_withdraw, rt.now_ms())
         work.audit(cmd.actor, "expiry_policy_set", idle_days=policy.idle_days,
-                   scope=policy.scope.value)
+                   scope=policy.scope.value, due_now=due)
     rt.settings.expiry = policy
-    return count
+    return due
 
 
 def record_usage(rt: Runtime, usage: list[tuple[str, int, str]]) -> None:

@@ -81,6 +81,17 @@ def balances(rt: Runtime, owner: Owner) -> dict[str, Balance]:
         return rows.balances_of(conn, owner.account_id, owner.environment)
 
 
+def balances_of_account(rt: Runtime, email: str, *, sub: str | None = None,
+                        environment: Environment = Environment.LIVE) -> dict[str, Balance]:
+    """The balances of the account with this email (or of its sub-account ``sub``), for the
+    operator; 50008 / 59510 when there is no such account."""
+    with rt.db.read() as conn:
+        account = account_service.by_email(conn, email)
+        if sub is not None:
+            account = account_service.sub_of(conn, account, sub)
+        return rows.balances_of(conn, account.id, environment)
+
+
 # -- orders --------------------------------------------------------------------------------
 def place_order(rt: Runtime, cmd: PlaceOrder) -> Order:
     """Freeze what the order could spend and rest it as ``live``, in one transaction."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from keyseal.domain.accounts import Account
-from keyseal.store.tables import accounts, login_failures, recovery_codes
+from keyseal.store.tables import accounts, api_keys, login_failures, recovery_codes
 
 
 def _account(row: Any) -> Account:
@@ -67,6 +68,56 @@ def subs_of(conn: Connection, master_id: int) -> list[Account]:
     return [_account(row) for row in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class AccountName:
+    """How people name an account: its email, or its master's email and its own name."""
+
+    email: str | None
+    sub_name: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.email} / {self.sub_name}" if self.sub_name else str(self.email)
+
+
+def name_columns(account: Any, master: Any) -> tuple[Any, Any]:
+    """The columns an ``AccountName`` is made of, for a query joining an account to its
+    master (an outer join: the master's columns are NULL for a master account)."""
+    return (func.coalesce(master.c.email, account.c.email).label("account_email"),
+            account.c.sub_name.label("account_sub"))
+
+
+def names_of(conn: Connection, account_ids: Iterable[int]) -> dict[int, AccountName]:
+    master = accounts.alias("master")
+    rows = conn.execute(select(accounts.c.id, *name_columns(accounts, master))
+                        .outerjoin(master, master.c.id == accounts.c.master_id)
+                        .where(accounts.c.id.in_(set(account_ids))))
+    return {r.id: AccountName(r.account_email, r.account_sub) for r in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSummary:
+    """A master account with how many sub-accounts and own keys it has, and whether 2FA is on."""
+
+    account: Account
+    sub_accounts: int
+    keys: int
+    two_factor: bool
+
+
+def masters(conn: Connection) -> list[AccountSummary]:
+    """Every master account, oldest first; one query."""
+    sub = accounts.alias("sub")
+    subs = (select(func.count()).select_from(sub).where(sub.c.master_id == accounts.c.id)
+            .scalar_subquery())
+    keys = (select(func.count()).select_from(api_keys)
+            .where(api_keys.c.account_id == accounts.c.id).scalar_subquery())
+    rows = conn.execute(select(accounts, subs.label("subs"), keys.label("keys"))
+                        .where(accounts.c.master_id.is_(None))
+                        .order_by(accounts.c.created_ms, accounts.c.id))
+    return [AccountSummary(_account(r), int(r.subs), int(r.keys), r.totp_sealed is not None)
+            for r in rows]
+
+
 def password_hash(conn: Connection, account_id: int) -> str | None:
     return conn.execute(select(accounts.c.password_hash)
                         .where(accounts.c.id == account_id)).scalar_one_or_none()
@@ -97,8 +148,9 @@ def sealed_totp_seeds(conn: Connection) -> list[tuple[Account, bytes | None, byt
 
 def replace_recovery_codes(conn: Connection, account_id: int, code_hashes: list[str]) -> None:
     conn.execute(delete(recovery_codes).where(recovery_codes.c.account_id == account_id))
-    conn.execute(insert(recovery_codes),
-                 [{"account_id": account_id, "code_hash": h} for h in code_hashes])
+    if code_hashes:  # an empty executemany would insert one row of NULLs
+        conn.execute(insert(recovery_codes),
+                     [{"account_id": account_id, "code_hash": h} for h in code_hashes])
 
 
 def use_recovery_code(conn: Connection, account_id: int, code_hash: str, at_ms: int) -> bool:

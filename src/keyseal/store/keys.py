@@ -127,17 +127,35 @@ def update_settings(conn: Connection, api_key: str, *, label: str, ips: str,
                         .values(label=label, ips=ips, expires_ms=expires_ms)).rowcount == 1
 
 
+def _rule_applies(trade_or_withdraw_only: bool) -> Any:
+    """The keys an inactivity rule applies to: live, without an IP allow-list."""
+    applies = and_(api_keys.c.ips == "", api_keys.c.environment == "live")
+    if trade_or_withdraw_only:
+        applies = and_(applies, api_keys.c.perm.op("&")(6) != 0)
+    return applies
+
+
+_LAST_ACTIVITY = func.coalesce(api_keys.c.last_used_ms, api_keys.c.created_ms)
+
+
 def recompute_expiry(conn: Connection, idle_ms: int, trade_or_withdraw_only: bool) -> int:
     """Re-derive every key's expiry after the policy changed; one statement."""
     if idle_ms <= 0:
         return int(conn.execute(update(api_keys).values(expires_ms=None)).rowcount)
-    applies = and_(api_keys.c.ips == "", api_keys.c.environment == "live")
-    if trade_or_withdraw_only:
-        applies = and_(applies, api_keys.c.perm.op("&")(6) != 0)
-    last = func.coalesce(api_keys.c.last_used_ms, api_keys.c.created_ms)
-    result = conn.execute(update(api_keys).values(
-        expires_ms=case((applies, last + idle_ms), else_=None)))
+    result = conn.execute(update(api_keys).values(expires_ms=case(
+        (_rule_applies(trade_or_withdraw_only), _LAST_ACTIVITY + idle_ms), else_=None)))
     return int(result.rowcount)
+
+
+def count_past_rule(conn: Connection, idle_ms: int, trade_or_withdraw_only: bool,
+                    as_of_ms: int) -> int:
+    """How many keys a rule (as ``recompute_expiry`` would store it) makes due at
+    ``as_of_ms``: the rule applies and their last activity is older than ``idle_ms``."""
+    if idle_ms <= 0:
+        return 0
+    return int(conn.execute(select(func.count()).select_from(api_keys).where(and_(
+        _rule_applies(trade_or_withdraw_only), _LAST_ACTIVITY + idle_ms <= as_of_ms))
+    ).scalar_one())
 
 
 def expired(conn: Connection, as_of_ms: int, limit: int = 1000) -> list[ApiKey]:
