@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from keyseal.cli.common import AsJson, Db, Home, lazy, out, print_json, read_secret, runtime, when
 from keyseal.cli.groups import account_app
@@ -21,6 +20,7 @@ from keyseal.domain.commands import (
     SetKycLevel,
     SetRestricted,
 )
+from keyseal.tables import print_table
 
 if TYPE_CHECKING:
     from keyseal.services import accounts as account_service
@@ -181,16 +181,11 @@ def account_list(home: Home = None, db: Db = None, as_json: AsJson = False) -> N
     if as_json:
         print_json(rows)
         return
-    table = Table(title=f"Master accounts ({len(found)}); `keyseal account show EMAIL` for one")
-    table.add_column("email", overflow="fold", ratio=3)
-    table.add_column("uid", overflow="fold", ratio=2)
-    for column in ("KYC", "restricted", "2FA", "subs", "keys"):
-        table.add_column(column, no_wrap=True)
-    for s in found:
-        table.add_row(s.account.email, s.account.uid, str(s.account.kyc_level),
-                      "yes" if s.account.restricted else "no", "on" if s.two_factor else "off",
-                      str(s.sub_accounts), str(s.keys))
-    out.print(table)
+    print_table(out, ("email", "uid", "KYC", "restricted", "2FA", "subs", "keys"),
+                [(s.account.email, s.account.uid, s.account.kyc_level,
+                  "yes" if s.account.restricted else "no", "on" if s.two_factor else "off",
+                  s.sub_accounts, s.keys) for s in found],
+                title=f"Master accounts ({len(found)}); `keyseal account show EMAIL` for one")
 
 
 @account_app.command("show")
@@ -215,15 +210,13 @@ def account_show(
               f"  KYC level {account.kyc_level}, "
               f"{'restricted' if account.restricted else 'not restricted'}, {two_factor}",
               highlight=False)
-    table = Table(title=f"Keys and sub-accounts of {account.email}")
-    for column in ("owner", "label", "apiKey", "perm", "ip", "env", "status", "last used"):
-        table.add_column(column, overflow="fold")
+    rows: list[tuple[object, ...]] = []
     for owner, keys in [(account.email or "", shown.keys),
                         *((f"/ {sub.sub_name}", keys) for sub, keys in shown.sub_accounts)]:
         if not keys:
-            table.add_row(owner, "(no keys)", "", "", "", "", "", "")
-        for key in keys:
-            table.add_row(owner, key.label, key.api_key, key.permission.wire(),
-                          key.allowlist.wire() or "-", key.environment.value,
-                          key.status.value, when(key.last_used_ms))
-    out.print(table)
+            rows.append((owner, "(no keys)", "", "", "", "", "", ""))
+        rows += [(owner, key.label, key.api_key, key.permission.wire(),
+                  key.allowlist.wire() or "-", key.environment.value, key.status.value,
+                  when(key.last_used_ms)) for key in keys]
+    print_table(out, ("owner", "label", "apiKey", "perm", "ip", "env", "status", "last used"),
+                rows, title=f"Keys and sub-accounts of {account.email}")

@@ -6,10 +6,10 @@ import json
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from keyseal.cli.common import AsJson, Db, Home, lazy, out, print_json, runtime, when
 from keyseal.cli.groups import audit_app
+from keyseal.tables import print_table
 
 if TYPE_CHECKING:
     from keyseal.services import accounts as account_service
@@ -43,11 +43,7 @@ def audit_list(
     if as_json:
         print_json(rows)
         return
-    table = Table(title="Audit trail (newest first)")
-    for column in ("time", "event", "actor", "ip", "account", "apiKey", "details"):
-        table.add_column(column, overflow="fold")
-    for e in events:
-        table.add_row(when(e.ts_ms), e.event, e.actor, e.source_ip or "-",
-                      str(e.account or "-"), e.api_key or "-",
-                      json.dumps(e.details, sort_keys=True))
-    out.print(table)
+    print_table(out, ("time", "event", "actor", "ip", "account", "apiKey", "details"),
+                [(when(e.ts_ms), e.event, e.actor, e.source_ip or "-", e.account or "-",
+                  e.api_key or "-", json.dumps(e.details, sort_keys=True)) for e in events],
+                title="Audit trail (newest first)")

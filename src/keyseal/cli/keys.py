@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from keyseal.cli.common import AsJson, Db, Home, err, lazy, out, print_json, read_secret, runtime, when
 from keyseal.cli.groups import key_app
@@ -23,6 +22,7 @@ from keyseal.domain.commands import (
 )
 from keyseal.domain.expiry import ExpiryPolicy, ExpiryScope
 from keyseal.domain.keys import CreatedKey, KeyStatus
+from keyseal.tables import print_table
 
 if TYPE_CHECKING:
     from keyseal.services import accounts as account_service
@@ -65,12 +65,8 @@ def _show_created(created: CreatedKey, as_json: bool) -> None:
     if as_json:
         print(json.dumps(shown))
         return
-    table = Table(title="New API key — copy it now: the secret and passphrase are shown once")
-    table.add_column("field")
-    table.add_column("value", overflow="fold")
-    for name, value in shown.items():
-        table.add_row(name, value)
-    out.print(table)
+    print_table(out, ("field", "value"), list(shown.items()),
+                title="New API key — copy it now: the secret and passphrase are shown once")
 
 
 def key_row(key: Any) -> dict[str, Any]:
@@ -100,16 +96,13 @@ def key_list(
         print_json(rows)
         return
     owner = f"{account} / {sub}" if sub else account
-    table = Table(title=f"API keys of {owner}" + (f", unused for {stale:g}+ days" if stale else ""))
-    for column in ("label", "apiKey", "perm", "ip", "env", "status", "created", "last used",
-                   "expires"):
-        table.add_column(column, overflow="fold")
-    for key in found:
-        table.add_row(key.label, key.api_key, key.permission.wire(), key.allowlist.wire() or "-",
-                      key.environment.value, key.status.value, when(key.created_ms),
-                      f"{when(key.last_used_ms)} {key.last_used_ip or ''}".strip(),
-                      "never" if key.expires_ms is None else when(key.expires_ms))
-    out.print(table)
+    print_table(out, ("label", "apiKey", "perm", "ip", "env", "status", "created", "last used",
+                      "expires"),
+                [(key.label, key.api_key, key.permission.wire(), key.allowlist.wire() or "-",
+                  key.environment.value, key.status.value, when(key.created_ms),
+                  f"{when(key.last_used_ms)} {key.last_used_ip or ''}".strip(),
+                  "never" if key.expires_ms is None else when(key.expires_ms)) for key in found],
+                title=f"API keys of {owner}" + (f", unused for {stale:g}+ days" if stale else ""))
 
 
 @key_app.command("edit")

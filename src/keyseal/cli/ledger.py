@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from keyseal.cli.common import AsJson, Db, Home, lazy, out, print_json, runtime
 from keyseal.cli.groups import ledger_app
 from keyseal.domain.commands import Credit
 from keyseal.domain.keys import Environment
 from keyseal.domain.money import fmt
+from keyseal.tables import print_table
 
 if TYPE_CHECKING:
     from keyseal.services import ledger as ledger_service
@@ -71,9 +71,6 @@ def ledger_balance(
     if not held:
         out.print(f"{title}: none yet; add funds with `keyseal ledger credit`", highlight=False)
         return
-    table = Table(title=title)
-    for column in ("ccy", "cash", "available", "frozen"):
-        table.add_column(column, justify="left" if column == "ccy" else "right")
-    for b in held:
-        table.add_row(b.ccy, fmt(b.cash), fmt(b.available), fmt(b.frozen))
-    out.print(table)
+    print_table(out, ("ccy", "cash", "available", "frozen"),
+                [(b.ccy, fmt(b.cash), fmt(b.available), fmt(b.frozen)) for b in held],
+                title=title)

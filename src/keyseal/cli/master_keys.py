@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from keyseal.cli.common import AsJson, Db, Home, err, lazy, out, print_json, runtime, when
 from keyseal.cli.groups import master_key_app
+from keyseal.tables import print_table
 
 if TYPE_CHECKING:
     from keyseal.services import master_keys
@@ -64,12 +64,9 @@ def master_key_list(home: Home = None, db: Db = None, as_json: AsJson = False) -
     if as_json:
         print_json(rows)
         return
-    table = Table(title="Master keys (the newest seals; every one opens)")
-    for column in ("version", "fingerprint", "created", "secrets sealed"):
-        table.add_column(column, overflow="fold")
-    for v in found:
-        table.add_row(f"v{v.version}", v.fingerprint[:16], when(v.created_ms), str(v.sealed))
-    out.print(table)
+    print_table(out, ("version", "fingerprint", "created", "secrets sealed"),
+                [(f"v{v.version}", v.fingerprint[:16], when(v.created_ms), v.sealed)
+                 for v in found], title="Master keys (the newest seals; every one opens)")
 
 
 def _report_reseal(version: int, changed: int, as_json: bool) -> None:

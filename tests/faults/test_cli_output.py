@@ -1,0 +1,71 @@
+"""What the operator's commands print survives a pipe and a narrow terminal: tab-separated
+lines when stdout is not a terminal, and an apiKey never wrapped at one (a real pty)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import KEYSEAL
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    env = {**os.environ, "KEYSEAL_HOME": str(tmp_path / "home")}
+    env.pop("KEYSEAL_DB", None)
+    for args, stdin in ((["account", "create", "pipe@example.com", "--kyc-level", "2"],
+                         "a long password\n"),):
+        subprocess.run([KEYSEAL, *args], input=stdin, text=True, env=env, check=True,
+                       capture_output=True)
+    return env
+
+
+def create_key(env: dict[str, str]) -> dict[str, str]:
+    done = subprocess.run([KEYSEAL, "key", "create", "--account", "pipe@example.com", "--label",
+                           "bot1", "--json"], input="Sandbox-Pass1\n", text=True, env=env,
+                          check=True, capture_output=True)
+    return dict(json.loads(done.stdout))
+
+
+def at_a_terminal(args: list[str], env: dict[str, str], columns: int) -> str:
+    """Run with stdout on a pseudo-terminal ``columns`` wide; what it printed."""
+    leader, follower = pty.openpty()
+    try:
+        subprocess.run([KEYSEAL, *args], stdout=follower, stderr=subprocess.DEVNULL,
+                       env={**env, "COLUMNS": str(columns), "TERM": "xterm"}, check=True,
+                       timeout=60)
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the pty is drained and closed
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(leader)
+    return b"".join(chunks).decode()
+
+
+def test_a_key_list_in_a_pipe_is_tab_separated_lines(env: dict[str, str]) -> None:
+    key = create_key(env)
+    piped = subprocess.run([KEYSEAL, "key", "list", "--account", "pipe@example.com"],
+                           text=True, env=env, check=True, capture_output=True).stdout
+    header, row = piped.splitlines()
+    assert header.split("\t")[:3] == ["label", "apiKey", "perm"]
+    assert row.split("\t")[:3] == ["bot1", key["apiKey"], "read_only"]
+    assert "│" not in piped and "\x1b" not in piped  # no box drawing, no colour codes
+
+
+@pytest.mark.parametrize("columns", [60, 200])
+def test_an_api_key_is_never_wrapped_at_a_terminal(env: dict[str, str], columns: int) -> None:
+    key = create_key(env)
+    shown = at_a_terminal(["key", "list", "--account", "pipe@example.com"], env, columns)
+    assert any(key["apiKey"] in line for line in shown.splitlines()), shown
