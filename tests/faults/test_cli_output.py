@@ -69,3 +69,23 @@ def test_an_api_key_is_never_wrapped_at_a_terminal(env: dict[str, str], columns:
     key = create_key(env)
     shown = at_a_terminal(["key", "list", "--account", "pipe@example.com"], env, columns)
     assert any(key["apiKey"] in line for line in shown.splitlines()), shown
+
+
+def test_account_create_says_what_it_printed(tmp_path: Path) -> None:
+    env = {**os.environ, "KEYSEAL_HOME": str(tmp_path / "home")}
+    env.pop("KEYSEAL_DB", None)
+    done = subprocess.run([KEYSEAL, "account", "create", "label@example.com", "--kyc-level", "2"],
+                          input="a long password\n", text=True, env=env, check=True,
+                          capture_output=True)
+    line = done.stdout.strip()
+    assert line.startswith("account label@example.com created: uid ") and "KYC level 2" in line
+
+
+def test_regenerate_at_a_pipe_says_the_old_key_is_still_enabled(env: dict[str, str]) -> None:
+    key = create_key(env)
+    done = subprocess.run([KEYSEAL, "key", "regenerate", key["apiKey"], "--json"],
+                          input="Sandbox-Pass2\n", text=True, env=env, check=True,
+                          capture_output=True)
+    assert json.loads(done.stdout)["apiKey"] != key["apiKey"]  # --json stays exact
+    assert f"old key {key['apiKey']} is still enabled" in done.stderr
+    assert f"keyseal key disable {key['apiKey']}" in done.stderr

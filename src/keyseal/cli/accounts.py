@@ -41,7 +41,8 @@ def account_create(
     if as_json:
         print_json({"uid": account.uid, "email": account.email, "kycLv": account.kyc_level})
     else:
-        print(account.uid)
+        out.print(f"account {account.email} created: uid {account.uid}, KYC level "
+                  f"{account.kyc_level}", highlight=False)
 
 
 def _account_row(account: Any) -> dict[str, Any]:

@@ -143,8 +143,11 @@ def key_regenerate(
         created = key_service.regenerate_key(rt, RegenerateKey(
             api_key, passphrase=passphrase, disable_old=disable_old))
     _show_created(created, as_json)
-    if not as_json:
-        out.print(f"old key {api_key} is {'disabled' if disable_old else 'still enabled'}")
+    if disable_old:
+        err.print(f"old key {api_key} is disabled", highlight=False)
+    else:  # also said with --json and at a pipe, where nobody was asked
+        err.print(f"[yellow]warning:[/] old key {api_key} is still enabled; disable it with "
+                  f"`keyseal key disable {api_key}` once nothing uses it", highlight=False)
 
 
 @key_app.command("sweep")
