@@ -91,7 +91,7 @@ def key_list(
     home: Home = None, db: Db = None, as_json: AsJson = False,
 ) -> None:
     """List an account's keys (never their secrets)."""
-    with runtime(home, db) as rt:
+    with runtime(home, db, reads_only=True) as rt:
         found = key_service.list_keys(rt, account, sub=sub, stale_days=stale)
     rows = [_key_row(k) for k in found]
     if as_json:
@@ -163,7 +163,7 @@ def key_sweep(
 ) -> None:
     """Delete keys past the inactivity rule (no IP allow-list, unused for 30 days)."""
     as_of_ms = None if as_of is None else _parse_time_ms(as_of)
-    with runtime(home, db) as rt:
+    with runtime(home, db, reads_only=dry_run) as rt:
         swept = key_service.sweep(rt, SweepIdleKeys(as_of_ms=as_of_ms, dry_run=dry_run))
     if as_json:
         print_json([_key_row(k) for k in swept])
@@ -186,7 +186,7 @@ def key_expiry_policy(
     home: Home = None, db: Db = None, as_json: AsJson = False,
 ) -> None:
     """Show or set the inactivity rule, for every process sharing this database."""
-    with runtime(home, db) as rt:
+    with runtime(home, db, reads_only=not (okx or days is not None or scope is not None)) as rt:
         policy = rt.settings.expiry
         if okx or days is not None or scope is not None:
             policy = ExpiryPolicy.okx() if okx else ExpiryPolicy(

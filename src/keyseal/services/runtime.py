@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from keyseal.clock import Clock, millis, system_clock
-from keyseal.crypto.keyring import MasterKeyring
+from keyseal.crypto.keyring import KEY_FILE, MasterKeyring
 from keyseal.domain.expiry import ExpiryPolicy
-from keyseal.services.master_key_check import keyring_on_start, reload_keyring
-from keyseal.settings import Settings
+from keyseal.services.master_key_check import keyring_on_start, keys_from_environment, reload_keyring
+from keyseal.settings import HomeUnusable, Settings
 from keyseal.store import master_keys as fingerprint_rows
 from keyseal.store import meta
 from keyseal.store.database import Database
 
 EXPIRY_POLICY = "expiry_policy"
+#: kernel views, where no file of the operator's can live
+NOT_A_PLACE_FOR_A_HOME = (Path("/proc"), Path("/sys"))
 
 
 @dataclass
@@ -61,16 +65,23 @@ class Runtime:
 
 
 def open_runtime(settings: Settings, *, clock: Clock = system_clock, migrate: bool = True,
-                 pooled: bool = True) -> Runtime:
+                 pooled: bool = True, reads_only: bool = False) -> Runtime:
     """Open the home: migrate the schema, then check the master keyring against the
     database's fingerprints. A new home (no key file, and a database with no sealed secret
-    and no fingerprint) gets a new master key; ``Runtime.new_home`` says so."""
-    settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)  # only the owner reads it
+    and no fingerprint) gets a new master key; ``Runtime.new_home`` says so.
+
+    ``reads_only``: the command only reads, so a home that does not exist yet is refused
+    (``HomeUnusable``) instead of created: a typo in ``--home`` must not make a new one."""
+    check_home(settings, reads_only=reads_only)
+    if sqlite_file(settings.db_url) is not None:  # the database will be made in the home
+        settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)  # only the owner reads it
     db = Database(settings.db_url, pooled=pooled)
     try:
         with db.startup_lock():  # processes starting together migrate and bootstrap once
             if migrate:
                 db.upgrade_schema()
+            # made only once the database has answered, so an unreachable one leaves nothing
+            settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
             ring, created = keyring_on_start(settings, db, millis(clock))
         with db.read() as conn:
             stored = meta.get(conn, EXPIRY_POLICY)
@@ -80,6 +91,39 @@ def open_runtime(settings: Settings, *, clock: Clock = system_clock, migrate: bo
     if stored is not None:
         settings.expiry = ExpiryPolicy.from_text(stored)
     return Runtime(settings, db, ring, clock, new_home=created)
+
+
+def check_home(settings: Settings, *, reads_only: bool) -> None:
+    """Refuse, before anything is created, a home that cannot work (``HomeUnusable``)."""
+    home = settings.home
+    where = "choose another --home (or $KEYSEAL_HOME)"
+    resolved = home.resolve()
+    for kernel in NOT_A_PLACE_FOR_A_HOME:
+        if resolved == kernel or kernel in resolved.parents:
+            raise HomeUnusable(f"{home} is under {kernel}, which the kernel makes up and "
+                               f"where no home can live; {where}")
+    existing = next(p for p in (home, *home.parents) if p.exists())
+    if not existing.is_dir():
+        made = "" if existing == home else f", so {home} cannot be made"
+        raise HomeUnusable(f"{existing} is a file, not a folder{made}; {where}")
+    if reads_only:
+        database = sqlite_file(settings.db_url)
+        if (not keys_from_environment() and not (home / KEY_FILE).is_file()) or (
+                database is not None and not database.is_file()):
+            raise HomeUnusable(f"no Keyseal home at {home}; make one with `keyseal init "
+                               f"--home {home}`, or pass the --home (or $KEYSEAL_HOME) of "
+                               "an existing one")
+    elif not os.access(existing, os.W_OK):
+        raise HomeUnusable(f"{existing} is not writable, so {home} cannot be used as a "
+                           f"Keyseal home; {where}, or let this user write there")
+
+
+def sqlite_file(db_url: str) -> Path | None:
+    """The SQLite database's file (as ``Database`` opens it), or None for another database."""
+    if not db_url.startswith("sqlite"):
+        return None
+    path = db_url.split("///", 1)[-1].split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
 
 
 def random_digits(count: int) -> str:
