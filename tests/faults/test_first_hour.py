@@ -129,6 +129,19 @@ def test_creating_a_home_says_where_in_one_line(run: Run, tmp_path: Path, db_arg
         assert read.returncode == 0 and "Created" not in read.stderr, (command, read.stderr)
 
 
+def test_a_home_made_with_master_keys_from_the_environment_says_where(
+        run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from keyseal.crypto.keyring import new_keyring
+
+    monkeypatch.setenv("KEYSEAL_MASTER_KEY", new_keyring().to_text())
+    home = tmp_path / "home"
+    done = CliRunner().invoke(app, ["init", "--home", str(home)])
+    assert done.exit_code == 0, done.output
+    assert done.stderr.strip() == (f"Created a new Keyseal home in {home} (its master keys come "
+                                   "from $KEYSEAL_MASTER_KEY).")
+    assert not (home / "master.key").exists()
+
+
 # -- 2. no tracebacks for everyday failures -------------------------------------------------
 @pytest.mark.parametrize("command", [("init",), ("key", "list", "--account", "a@example.com")])
 def test_a_home_that_is_a_file_is_refused(run: Run, tmp_path: Path, command: tuple[str, ...]
@@ -236,12 +249,15 @@ def test_make_serve_installs_only_what_serving_needs(tmp_path: Path) -> None:
     assert "[test]" in _make_dry_run("test", tmp_path)
 
 
-def test_the_readme_sets_the_home_once_and_installs_from_a_checkout() -> None:
+def test_the_readme_sets_the_home_once_per_shell_and_installs_from_a_checkout() -> None:
     readme = (ROOT / "README.md").read_text()
     start = readme.index("## Quick start")
     first = readme[start:readme.index("\n## ", readme.index("## An operator's first five"))]
-    assert first.count("export KEYSEAL_HOME=") == 1
-    assert first.index("export KEYSEAL_HOME=") < first.index("keyseal ")
-    assert "--home" not in first.split("export KEYSEAL_HOME=", 1)[1].split("```", 1)[0]
-    assert "pip install '.[vault]'" in readme
-    assert "pip install keyseal" not in readme  # there is no package index entry
+    blocks = re.findall(r"```sh\n(.*?)```", first, re.S)
+    shells = [b for b in blocks if re.search(r"^(make serve|keyseal|echo .*\| keyseal)", b, re.M)]
+    assert len(shells) == 2, blocks  # the server's terminal and the operator's
+    homes = {re.match(r"export KEYSEAL_HOME=(\S+)", b).group(1) for b in shells}  # type: ignore[union-attr]
+    assert len(homes) == 1, homes  # one home, named first in each shell
+    assert not any("--home" in re.sub(r"#.*", "", b) for b in shells)  # no command passes it
+    assert "pip install '.[vault]'" in first
+    assert "pip install keyseal" not in first  # there is no package index entry

@@ -122,12 +122,15 @@ def open_home(settings: Settings, *, pooled: bool = True, reads_only: bool = Fal
             raise HomeUnusable(f"cannot use {failure.filename or settings.home} as a Keyseal "
                                f"home ({failure.strerror or failure}); choose another --home "
                                f"(or ${HOME_ENV})") from None
-    if rt.new_home:
+    if rt.new_master_key:
         from keyseal.services.master_keys import key_file_of
 
         err.print(f"Created a new Keyseal home in {settings.home} with master key v1 in "
                   f"{key_file_of(rt)}; back it up: without it no secret sealed "
                   "here can be opened.", highlight=False)
+    elif rt.new_home:
+        err.print(f"Created a new Keyseal home in {settings.home} (its master keys come from "
+                  "$KEYSEAL_MASTER_KEY).", highlight=False)
     return rt
 
 

@@ -32,8 +32,10 @@ class Runtime:
     #: called with the changes of each committed unit of work, so this process's caches
     #: hear of its own changes at once
     after_commit: list[Callable[[list[Any]], None]] = field(default_factory=list, repr=False)
-    #: this process made the home's master key (a new home)
+    #: this process made the home: its master key, or only its folder when the master keys
+    #: come from ``$KEYSEAL_MASTER_KEY``
     new_home: bool = False
+    new_master_key: bool = False
 
     def now_ms(self) -> int:
         return millis(self.clock)
@@ -73,6 +75,7 @@ def open_runtime(settings: Settings, *, clock: Clock = system_clock, migrate: bo
     ``reads_only``: the command only reads, so a home that does not exist yet is refused
     (``HomeUnusable``) instead of created: a typo in ``--home`` must not make a new one."""
     check_home(settings, reads_only=reads_only)
+    existed = settings.home.is_dir()
     if sqlite_file(settings.db_url) is not None:  # the database will be made in the home
         settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)  # only the owner reads it
     db = Database(settings.db_url, pooled=pooled)
@@ -90,7 +93,8 @@ def open_runtime(settings: Settings, *, clock: Clock = system_clock, migrate: bo
         raise
     if stored is not None:
         settings.expiry = ExpiryPolicy.from_text(stored)
-    return Runtime(settings, db, ring, clock, new_home=created)
+    return Runtime(settings, db, ring, clock, new_home=created or not existed,
+                   new_master_key=created)
 
 
 def check_home(settings: Settings, *, reads_only: bool) -> None:
