@@ -184,6 +184,25 @@ def test_a_home_that_is_not_writable_is_refused_in_process(
     assert snapshot(tmp_path) == {"locked": "dir"}
 
 
+def test_an_os_error_while_making_the_home_is_one_line(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the checks cannot foresee (a full disk, a race) is still one line, no traceback."""
+    from keyseal.services import master_key_check
+
+    def refuse(home: Path, ring: object) -> None:
+        raise PermissionError(13, "Permission denied", str(home / "master.key"))
+
+    monkeypatch.setattr(master_key_check, "create_key_file", refuse)
+    monkeypatch.delenv("KEYSEAL_MASTER_KEY", raising=False)
+    monkeypatch.delenv("KEYSEAL_DB", raising=False)
+    home = tmp_path / "home"
+    done = CliRunner().invoke(app, ["init", "--home", str(home)])
+    assert done.exit_code == 1 and not isinstance(done.exception, PermissionError), done.output
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Permission denied" in lines[0] and "--home" in lines[0], lines
+    assert not (home / "master.key").exists()
+
+
 def test_serve_on_a_busy_port_says_so_before_creating_a_home(run: Run, tmp_path: Path) -> None:
     port = free_port()
     home = tmp_path / "home"
