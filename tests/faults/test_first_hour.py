@@ -154,6 +154,20 @@ def test_a_home_that_is_a_file_is_refused(run: Run, tmp_path: Path, command: tup
     assert snapshot(tmp_path) == before
 
 
+def test_a_sqlite_database_that_cannot_be_made_is_refused_before_the_home(run: Run,
+                                                                          tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("not a folder\n")
+    (tmp_path / "folder.db").mkdir()
+    before = snapshot(tmp_path)
+    home = tmp_path / "home"
+    for database, needle in ((tmp_path / "notes.txt" / "keyseal.db", "is a file"),
+                             (Path("/proc/keyseal.db"), "/proc"),
+                             (tmp_path / "folder.db", "is a folder")):
+        done = run("init", "--home", str(home), "--db", f"sqlite:///{database}")
+        one_line_refusal(done, needle, "--db")
+    assert snapshot(tmp_path) == before
+
+
 def test_a_home_under_proc_is_refused(run: Run) -> None:
     one_line_refusal(run("init", "--home", "/proc/keyseal-home"), "/proc", "--home")
     assert not Path("/proc/keyseal-home").exists()

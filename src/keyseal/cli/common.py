@@ -89,10 +89,12 @@ def refusals(settings: Settings | None = None) -> Iterator[None]:
     except Exception as failure:
         if not _is_database_failure(failure):
             raise
-        url = shown_db_url(settings.db_url) if settings else "database"
-        err.print(f"[red]error:[/] cannot reach the database {url} "
-                  f"({_database_reason(failure)}); check --db (or ${DB_ENV}) and that the "
-                  "database server is running.", highlight=False)
+        url = settings.db_url if settings else ""
+        named = f" {shown_db_url(url)}" if url else ""
+        server = "" if url.startswith("sqlite") else " and that the database server is running"
+        err.print(f"[red]error:[/] cannot reach the database{named} "
+                  f"({_database_reason(failure)}); check --db (or ${DB_ENV}){server}.",
+                  highlight=False)
         raise typer.Exit(1) from None
 
 
@@ -119,9 +121,9 @@ def open_home(settings: Settings, *, pooled: bool = True, reads_only: bool = Fal
         try:
             rt = open_runtime(settings, pooled=pooled, reads_only=reads_only)
         except OSError as failure:  # what check_home could not foresee (a race, a full disk)
-            raise HomeUnusable(f"cannot use {failure.filename or settings.home} as a Keyseal "
-                               f"home ({failure.strerror or failure}); choose another --home "
-                               f"(or ${HOME_ENV})") from None
+            raise HomeUnusable(f"cannot use {failure.filename or settings.home} "
+                               f"({failure.strerror or failure}); check --home (or ${HOME_ENV})"
+                               f" and --db (or ${DB_ENV})") from None
     if rt.new_master_key:
         from keyseal.services.master_keys import key_file_of
 

@@ -76,7 +76,8 @@ def open_runtime(settings: Settings, *, clock: Clock = system_clock, migrate: bo
     (``HomeUnusable``) instead of created: a typo in ``--home`` must not make a new one."""
     check_home(settings, reads_only=reads_only)
     existed = settings.home.is_dir()
-    if sqlite_file(settings.db_url) is not None:  # the database will be made in the home
+    database = sqlite_file(settings.db_url)
+    if database is not None and settings.home in database.parents:  # Database makes its folder
         settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)  # only the owner reads it
     db = Database(settings.db_url, pooled=pooled)
     try:
@@ -98,28 +99,39 @@ def open_runtime(settings: Settings, *, clock: Clock = system_clock, migrate: bo
 
 
 def check_home(settings: Settings, *, reads_only: bool) -> None:
-    """Refuse, before anything is created, a home that cannot work (``HomeUnusable``)."""
-    home = settings.home
-    where = "choose another --home (or $KEYSEAL_HOME)"
-    resolved = home.resolve()
+    """Refuse, before anything is created, a home (or a SQLite file) that cannot work."""
+    home, database = settings.home, sqlite_file(settings.db_url)
+    _check_folder(home, "--home (or $KEYSEAL_HOME)", writes=not reads_only)
+    if database is not None:
+        if database.parent != home:
+            _check_folder(database.parent, "--db (or $KEYSEAL_DB)", writes=not reads_only,
+                          place_of=database)
+        if database.is_dir():
+            raise HomeUnusable(f"{database} is a folder, not a database file; choose another "
+                               "--db (or $KEYSEAL_DB)")
+    if reads_only and ((not keys_from_environment() and not (home / KEY_FILE).is_file())
+                       or (database is not None and not database.is_file())):
+        raise HomeUnusable(f"no Keyseal home at {home}; make one with `keyseal init --home "
+                           f"{home}`, or pass the --home (or $KEYSEAL_HOME) of an existing one")
+
+
+def _check_folder(folder: Path, option: str, *, writes: bool, place_of: Path | None = None
+                  ) -> None:
+    """``folder`` (the home, or the folder of ``place_of``) can be, or become, a folder this
+    process may write to when it ``writes``."""
+    where, named = f"choose another {option}", place_of or folder
+    resolved = folder.resolve()
     for kernel in NOT_A_PLACE_FOR_A_HOME:
         if resolved == kernel or kernel in resolved.parents:
-            raise HomeUnusable(f"{home} is under {kernel}, which the kernel makes up and "
-                               f"where no home can live; {where}")
-    existing = next(p for p in (home, *home.parents) if p.exists())
+            raise HomeUnusable(f"{named} is under {kernel}, which the kernel makes up and "
+                               f"where nothing can be stored; {where}")
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
     if not existing.is_dir():
-        made = "" if existing == home else f", so {home} cannot be made"
+        made = "" if existing == named else f", so {named} cannot be made"
         raise HomeUnusable(f"{existing} is a file, not a folder{made}; {where}")
-    if reads_only:
-        database = sqlite_file(settings.db_url)
-        if (not keys_from_environment() and not (home / KEY_FILE).is_file()) or (
-                database is not None and not database.is_file()):
-            raise HomeUnusable(f"no Keyseal home at {home}; make one with `keyseal init "
-                               f"--home {home}`, or pass the --home (or $KEYSEAL_HOME) of "
-                               "an existing one")
-    elif not os.access(existing, os.W_OK):
-        raise HomeUnusable(f"{existing} is not writable, so {home} cannot be used as a "
-                           f"Keyseal home; {where}, or let this user write there")
+    if writes and not os.access(existing, os.W_OK):
+        raise HomeUnusable(f"{existing} is not writable, so {named} cannot be made; {where}, "
+                           "or let this user write there")
 
 
 def sqlite_file(db_url: str) -> Path | None:
