@@ -115,6 +115,27 @@ def test_an_empty_folder_is_not_a_home_for_a_read_command(run: Run, tmp_path: Pa
     assert snapshot(tmp_path) == {"empty": "dir"}
 
 
+def test_a_read_command_on_a_database_without_keyseal_data_changes_nothing(
+        run: Run, tmp_path: Path, db_url: str) -> None:
+    """A home pointed at a new, empty database: the read neither migrates nor claims it."""
+    home = tmp_path / "home"
+    assert run("init", "--home", str(home)).returncode == 0  # its own SQLite
+    before = snapshot(tmp_path)
+    done = run("master-key", "list", "--home", str(home), "--db", db_url)
+    one_line_refusal(done, "no Keyseal database at", "keyseal init", "--db")
+    assert snapshot(tmp_path) == before
+    if not db_url.startswith("sqlite"):
+        from sqlalchemy import inspect
+
+        from keyseal.settings import normalise_db_url
+        from keyseal.store.database import Database
+
+        fresh = Database(normalise_db_url(db_url), pooled=False)
+        with fresh.read() as conn:
+            assert inspect(conn).get_table_names() == []
+        fresh.dispose()
+
+
 def test_creating_a_home_says_where_in_one_line(run: Run, tmp_path: Path, db_args: list[str]
                                                 ) -> None:
     home = tmp_path / "new"

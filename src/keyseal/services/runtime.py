@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import inspect
+
 from keyseal.clock import Clock, millis, system_clock
 from keyseal.crypto.keyring import KEY_FILE, MasterKeyring
 from keyseal.domain.expiry import ExpiryPolicy
 from keyseal.services.master_key_check import keyring_on_start, keys_from_environment, reload_keyring
-from keyseal.settings import HomeUnusable, Settings
+from keyseal.settings import HomeUnusable, Settings, shown_db_url
 from keyseal.store import master_keys as fingerprint_rows
 from keyseal.store import meta
 from keyseal.store.database import Database
@@ -82,6 +84,8 @@ def open_runtime(settings: Settings, *, clock: Clock = system_clock, migrate: bo
     db = Database(settings.db_url, pooled=pooled)
     try:
         with db.startup_lock():  # processes starting together migrate and bootstrap once
+            if reads_only and not holds_keyseal_data(db):  # a read neither migrates nor claims
+                raise no_database(settings)
             if migrate:
                 db.upgrade_schema()
             # made only once the database has answered, so an unreachable one leaves nothing
@@ -109,10 +113,19 @@ def check_home(settings: Settings, *, reads_only: bool) -> None:
         if database.is_dir():
             raise HomeUnusable(f"{database} is a folder, not a database file; choose another "
                                "--db (or $KEYSEAL_DB)")
-    if reads_only and ((not keys_from_environment() and not (home / KEY_FILE).is_file())
-                       or (database is not None and not database.is_file())):
+    if not reads_only:
+        return
+    if not keys_from_environment() and not (home / KEY_FILE).is_file():
         raise HomeUnusable(f"no Keyseal home at {home}; make one with `keyseal init --home "
                            f"{home}`, or pass the --home (or $KEYSEAL_HOME) of an existing one")
+    if database is not None and not database.is_file():
+        raise no_database(settings)
+
+
+def no_database(settings: Settings) -> HomeUnusable:
+    return HomeUnusable(f"no Keyseal database at {shown_db_url(settings.db_url)}; make one "
+                        "with `keyseal init`, or pass the --db (or $KEYSEAL_DB) that holds "
+                        "this home's data")
 
 
 def _check_folder(folder: Path, option: str, *, writes: bool, place_of: Path | None = None
@@ -132,6 +145,12 @@ def _check_folder(folder: Path, option: str, *, writes: bool, place_of: Path | N
     if writes and not os.access(existing, os.W_OK):
         raise HomeUnusable(f"{existing} is not writable, so {named} cannot be made; {where}, "
                            "or let this user write there")
+
+
+def holds_keyseal_data(db: Database) -> bool:
+    """Whether a Keyseal migration has ever run on ``db``."""
+    with db.read() as conn:
+        return inspect(conn).has_table("alembic_version")
 
 
 def sqlite_file(db_url: str) -> Path | None:
