@@ -18,6 +18,11 @@ MIN_IPV4_PREFIX_ENV = "KEYSEAL_MIN_IPV4_PREFIX"
 MIN_IPV6_PREFIX_ENV = "KEYSEAL_MIN_IPV6_PREFIX"
 
 
+class HomeUnusable(Exception):
+    """The home cannot be used as asked: it is missing (for a command that only reads), a
+    file, not writable, or under ``/proc``. The message says which, and what to do."""
+
+
 def default_home() -> Path:
     return Path(os.environ.get(HOME_ENV) or Path.home() / ".keyseal").expanduser()
 

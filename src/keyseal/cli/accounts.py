@@ -175,7 +175,7 @@ def account_disable_2fa(
 @account_app.command("list")
 def account_list(home: Home = None, db: Db = None, as_json: AsJson = False) -> None:
     """Every master account: KYC level, restriction, 2FA, sub-accounts and keys."""
-    with runtime(home, db) as rt:
+    with runtime(home, db, reads_only=True) as rt:
         found = account_service.list_accounts(rt)
     rows = [{**_account_row(s.account), "twoFactor": s.two_factor,
              "subAccounts": s.sub_accounts, "keys": s.keys} for s in found]
@@ -195,7 +195,7 @@ def account_show(
     home: Home = None, db: Db = None, as_json: AsJson = False,
 ) -> None:
     """One account: KYC level, restriction, 2FA, its keys, and its sub-accounts with theirs."""
-    with runtime(home, db) as rt:
+    with runtime(home, db, reads_only=True) as rt:
         shown = account_service.show_account(rt, email)
     account = shown.account
     if as_json:

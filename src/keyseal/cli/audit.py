@@ -30,7 +30,7 @@ def audit_list(
     """The audit trail: time, actor, source IP, account (by email), key and what changed."""
     from keyseal.services import audit
 
-    with runtime(home, db) as rt:
+    with runtime(home, db, reads_only=True) as rt:
         account_ids = None
         if account is not None:
             owner = account_service.account_by_email(rt, account)

@@ -23,7 +23,7 @@ from rich.console import Console
 
 from keyseal import errors
 from keyseal.domain.accounts import AccountExists
-from keyseal.settings import DB_ENV, HOME_ENV, Settings
+from keyseal.settings import DB_ENV, HOME_ENV, HomeUnusable, Settings, shown_db_url
 
 if TYPE_CHECKING:
     from keyseal.services.runtime import Runtime
@@ -70,8 +70,9 @@ def settings_for(home: Path | None, db: str | None, **extra: Any) -> Settings:
 
 
 @contextmanager
-def refusals() -> Iterator[None]:
-    """Turn refusals into one clear line on stderr and exit code 1."""
+def refusals(settings: Settings | None = None) -> Iterator[None]:
+    """Turn refusals, and the failures an operator meets in the first hour (an unusable
+    home, an unreachable database), into one clear line on stderr and exit code 1."""
     try:
         yield
     except errors.OkxError as refusal:
@@ -82,29 +83,67 @@ def refusals() -> Iterator[None]:
         err.print(f"[red]error:[/] an account with email {exists} already exists; "
                   "use another email or `keyseal key create --account` with this one.")
         raise typer.Exit(1) from None
+    except HomeUnusable as unusable:
+        err.print(f"[red]error:[/] {unusable}.", highlight=False)
+        raise typer.Exit(1) from None
+    except Exception as failure:
+        if not _is_database_failure(failure):
+            raise
+        url = settings.db_url if settings else ""
+        named = f" {shown_db_url(url)}" if url else ""
+        server = "" if url.startswith("sqlite") else " and that the database server is running"
+        err.print(f"[red]error:[/] cannot reach the database{named} "
+                  f"({_database_reason(failure)}); check --db (or ${DB_ENV}){server}.",
+                  highlight=False)
+        raise typer.Exit(1) from None
 
 
-def open_home(settings: Settings, *, pooled: bool = True) -> Runtime:
-    """Open the home, saying so when this made a new one."""
+def _is_database_failure(failure: Exception) -> bool:
+    # sqlalchemy is imported only by commands that open a database: when it is not loaded,
+    # this cannot be one of its errors
+    exc = sys.modules.get("sqlalchemy.exc")
+    return exc is not None and isinstance(failure, exc.OperationalError)
+
+
+def _database_reason(failure: Exception) -> str:
+    """The driver's own reason, its first line's last part: "Connection refused"."""
+    original = getattr(failure, "orig", None) or failure
+    lines = str(original).strip().splitlines() or ["unknown error"]
+    return lines[0].rsplit(": ", 1)[-1].strip()
+
+
+def open_home(settings: Settings, *, pooled: bool = True, reads_only: bool = False) -> Runtime:
+    """Open the home, saying so in one line when this made a new one. ``reads_only``: the
+    command only reads, so a missing home is refused, never created."""
     from keyseal.services.runtime import open_runtime
 
-    with refusals():
-        rt = open_runtime(settings, pooled=pooled)
-    if rt.new_home:
+    with refusals(settings):
+        try:
+            rt = open_runtime(settings, pooled=pooled, reads_only=reads_only)
+        except OSError as failure:  # what check_home could not foresee (a race, a full disk)
+            raise HomeUnusable(f"cannot use {failure.filename or settings.home} "
+                               f"({failure.strerror or failure}); check --home (or ${HOME_ENV})"
+                               f" and --db (or ${DB_ENV})") from None
+    if rt.new_master_key:
         from keyseal.services.master_keys import key_file_of
 
         err.print(f"Created a new Keyseal home in {settings.home} with master key v1 in "
                   f"{key_file_of(rt)}; back it up: without it no secret sealed "
                   "here can be opened.", highlight=False)
+    elif rt.new_home:
+        err.print(f"Created a new Keyseal home in {settings.home} (its master keys come from "
+                  "$KEYSEAL_MASTER_KEY).", highlight=False)
     return rt
 
 
 @contextmanager
-def runtime(home: Path | None, db: str | None) -> Iterator[Runtime]:
-    """Open the home for one command; turn refusals into a clear message and exit code 1."""
-    rt = open_home(settings_for(home, db), pooled=False)
+def runtime(home: Path | None, db: str | None, *, reads_only: bool = False
+            ) -> Iterator[Runtime]:
+    """Open the home for one command; turn refusals into a clear message and exit code 1.
+    A command that only reads says ``reads_only=True``: it never creates a home."""
+    rt = open_home(settings_for(home, db), pooled=False, reads_only=reads_only)
     try:
-        with refusals():
+        with refusals(rt.settings):
             yield rt
     finally:
         rt.close()

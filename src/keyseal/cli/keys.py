@@ -89,7 +89,7 @@ def key_list(
     home: Home = None, db: Db = None, as_json: AsJson = False,
 ) -> None:
     """List an account's keys (never their secrets)."""
-    with runtime(home, db) as rt:
+    with runtime(home, db, reads_only=True) as rt:
         found = key_service.list_keys(rt, account, sub=sub, stale_days=stale)
     rows = [key_row(k) for k in found]
     if as_json:
@@ -161,7 +161,7 @@ def key_sweep(
 ) -> None:
     """Delete keys past the inactivity rule (no IP allow-list, unused for 30 days)."""
     as_of_ms = None if as_of is None else _parse_time_ms(as_of)
-    with runtime(home, db) as rt:
+    with runtime(home, db, reads_only=dry_run) as rt:
         swept = key_service.sweep(rt, SweepIdleKeys(as_of_ms=as_of_ms, dry_run=dry_run))
         names = account_service.account_names(rt, [k.account_id for k in swept])
     if as_json:
@@ -199,7 +199,7 @@ def key_expiry_policy(
         err.print("[red]error:[/] --days must be 0 (never) or more.")
         raise typer.Exit(2)
     due = None
-    with runtime(home, db) as rt:
+    with runtime(home, db, reads_only=dry_run or not changing) as rt:
         policy = rt.settings.expiry
         if changing:
             policy = ExpiryPolicy.okx() if okx else ExpiryPolicy(

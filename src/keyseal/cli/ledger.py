@@ -57,7 +57,7 @@ def ledger_balance(
 ) -> None:
     """An account's balance in each currency: cash, available and frozen (by open orders)."""
     environment = Environment.DEMO if demo else Environment.LIVE
-    with runtime(home, db) as rt:
+    with runtime(home, db, reads_only=True) as rt:
         found = ledger_service.balances_of_account(rt, account, sub=sub, environment=environment)
     held = [found[ccy] for ccy in sorted(found)]
     if as_json:

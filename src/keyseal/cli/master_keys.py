@@ -57,7 +57,7 @@ def master_key_retire(
 @master_key_app.command("list")
 def master_key_list(home: Home = None, db: Db = None, as_json: AsJson = False) -> None:
     """The master key versions: fingerprint (never the key), created, secrets each seals."""
-    with runtime(home, db) as rt:
+    with runtime(home, db, reads_only=True) as rt:
         found = master_keys.versions(rt)
     rows = [{"version": v.version, "fingerprint": v.fingerprint, "ts": str(v.created_ms),
              "sealed": v.sealed} for v in found]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -46,20 +48,47 @@ def serve(
                         "%(message)s")
     settings = settings_for(home, db, host=host, port=port, rate_limits=rate_limits is Switch.ON,
                          trusted_proxies=tuple(trusted_proxy or ()))
-    rt = open_home(settings)
-    scheme = "https" if tls_cert else "http"
-    err.print(f"Keyseal listening on {scheme}://{host}:{port}  (home {settings.home}, db "
-              f"{shown_db_url(settings.db_url)}, rate limits "
-              f"{rate_limits.value})")
-    config = uvicorn.Config(create_app(rt), host=host, port=port, log_level=log_level,
-                            access_log=False, lifespan="on", http="httptools", loop="uvloop",
-                            ws="websockets-sansio", ssl_certfile=tls_cert, ssl_keyfile=tls_key,
-                            server_header=False, date_header=False,
-                            proxy_headers=False)  # X-Forwarded-For: see --trusted-proxy
+    listener = _bound_socket(host, port)  # before the home: a busy port creates nothing
     try:
-        uvicorn.Server(config).run()
+        rt = open_home(settings)
+        scheme = "https" if tls_cert else "http"
+        err.print(f"Keyseal listening on {scheme}://{host}:{port}  (home {settings.home}, db "
+                  f"{shown_db_url(settings.db_url)}, rate limits "
+                  f"{rate_limits.value})", highlight=False)
+        config = uvicorn.Config(create_app(rt), host=host, port=port, log_level=log_level,
+                                access_log=False, lifespan="on", http="httptools",
+                                loop="uvloop", ws="websockets-sansio", ssl_certfile=tls_cert,
+                                ssl_keyfile=tls_key, server_header=False, date_header=False,
+                                proxy_headers=False)  # X-Forwarded-For: see --trusted-proxy
+        try:
+            uvicorn.Server(config).run(sockets=[listener])
+        finally:
+            rt.close()
     finally:
-        rt.close()
+        listener.close()
+
+
+def _bound_socket(host: str, port: int) -> socket.socket:
+    """The socket the server will listen on, bound now, so a port in use is said in one line
+    before anything is created; uvicorn serves on this very socket, so nothing can take the
+    port in between."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: restarts at once
+    try:
+        sock.bind((host, port))
+    except OSError as failure:
+        sock.close()
+        if failure.errno == errno.EADDRINUSE:
+            err.print(f"[red]error:[/] port {port} on {host} is already in use (another "
+                      "`keyseal serve`?); stop that process or choose another port with "
+                      "--port.", highlight=False)
+        else:
+            reason = failure.strerror or failure
+            err.print(f"[red]error:[/] cannot listen on {host}:{port} ({reason}); choose "
+                      "another --host or --port.", highlight=False)
+        raise typer.Exit(1) from None
+    return sock
 
 
 @app.command()
