@@ -30,6 +30,9 @@ READ_COMMANDS = [
     ("master-key", "list"),
     ("key", "expiry-policy"),
     ("key", "sweep", "--dry-run"),
+    ("account", "list"),
+    ("account", "show", "ops@example.com"),
+    ("ledger", "balance", "--account", "ops@example.com"),
 ]
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
