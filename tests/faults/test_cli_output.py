@@ -89,3 +89,21 @@ def test_regenerate_at_a_pipe_says_the_old_key_is_still_enabled(env: dict[str, s
     assert json.loads(done.stdout)["apiKey"] != key["apiKey"]  # --json stays exact
     assert f"old key {key['apiKey']} is still enabled" in done.stderr
     assert f"keyseal key disable {key['apiKey']}" in done.stderr
+
+
+def test_refusals_speak_of_the_command_lines_own_flags(env: dict[str, str]) -> None:
+    def create(account: str, label: str) -> str:
+        done = subprocess.run([KEYSEAL, "key", "create", "--account", account, "--label", label],
+                              input="Sandbox-Pass1\n", text=True, env=env, capture_output=True)
+        assert done.returncode == 1
+        return done.stderr
+
+    bad_label = create("pipe@example.com", "not a label!")
+    assert "--label must be 1 to 50 letters or digits" in bad_label
+    assert "note name" not in bad_label
+    create_key(env)  # label bot1
+    taken = create("pipe@example.com", "bot1")
+    assert "already has that --label" in taken and "note name" not in taken
+    subprocess.run([KEYSEAL, "account", "create", "nokyc@example.com"], input="a long password\n",
+                   text=True, env=env, check=True, capture_output=True)
+    assert "keyseal account set-kyc EMAIL 2" in create("nokyc@example.com", "bot2")

@@ -76,8 +76,10 @@ def refusals(settings: Settings | None = None) -> Iterator[None]:
     try:
         yield
     except errors.OkxError as refusal:
-        err.print(f"[red]error:[/] {refusal.message} (code {refusal.code})"
-                  + (f"\n  {refusal.detail}" if refusal.detail else ""), highlight=False)
+        message, hint = _in_cli_words(refusal)
+        err.print(f"[red]error:[/] {message} (code {refusal.code})"
+                  + (f"\n  {refusal.detail}" if refusal.detail else "")
+                  + (f"\n  what to do: {hint}" if hint else ""), highlight=False)
         raise typer.Exit(1) from None
     except AccountExists as exists:
         err.print(f"[red]error:[/] an account with email {exists} already exists; "
@@ -96,6 +98,27 @@ def refusals(settings: Settings | None = None) -> Iterator[None]:
                   f"({_database_reason(failure)}); check --db (or ${DB_ENV}){server}.",
                   highlight=False)
         raise typer.Exit(1) from None
+
+
+#: OKX's words name OKX's web form ("note name"); at the command line, the flags
+_CLI_WORDS = {
+    errors.LABEL_FORMAT.code: ("--label must be 1 to 50 letters or digits", None),
+    errors.LABEL_TAKEN.code: ("another key of this account already has that --label",
+                              "choose another --label; `keyseal key list --account EMAIL` "
+                              "shows the ones in use"),
+}
+_CLI_HINTS = {
+    errors.KYC_REQUIRED.code: "raise the account's level with `keyseal account set-kyc EMAIL 2`",
+    errors.ACCOUNT_RESTRICTED.code: "lift it with `keyseal account unrestrict EMAIL`",
+    errors.IP_FORMAT.code: "give --ip addresses or networks, e.g. --ip 203.0.113.7,10.1.0.0/16",
+    errors.IP_TOO_WIDE.code: "give --ip the addresses the key is used from",
+}
+
+
+def _in_cli_words(refusal: errors.OkxError) -> tuple[str, str | None]:
+    """The refusal's message and a hint, in the command line's own terms."""
+    message, hint = _CLI_WORDS.get(refusal.code, (refusal.message, None))
+    return message, hint or _CLI_HINTS.get(refusal.code)
 
 
 def _is_database_failure(failure: Exception) -> bool:
