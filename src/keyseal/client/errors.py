@@ -7,22 +7,35 @@ the request line; the credentials never appear in them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
 class OkxApiError(Exception):
-    """A request that the server refused, with the OKX code it gave (``""`` if it gave none)."""
+    """A request that the server refused, with the OKX code it gave (``""`` if it gave none).
+
+    ``extra`` holds the envelope's fields beside ``code``, ``msg`` and ``data``: a Keyseal
+    server adds ``skewMs`` to a 50102 and ``explain`` to a 50113; OKX adds none.
+    """
 
     def __init__(self, code: str, msg: str, http_status: int = 0, *,
-                 request: str = "", data: list[Any] | None = None) -> None:
+                 request: str = "", data: list[Any] | None = None,
+                 extra: Mapping[str, Any] | None = None) -> None:
         self.code = code
         self.msg = msg
         self.http_status = http_status
         self.request = request
         self.data: list[Any] = data if data is not None else []
+        self.extra: Mapping[str, Any] = extra or {}
         where = ", ".join(part for part in (
             f"HTTP {http_status}" if http_status else "", request) if part)
-        super().__init__(f"{code or '?'} {msg}" + (f" ({where})" if where else ""))
+        note = self._note()
+        super().__init__(f"{code or '?'} {msg}" + (f" ({where})" if where else "")
+                         + (f": {note}" if note else ""))
+
+    def _note(self) -> str:
+        """What the server said beyond ``msg``, for the exception's text."""
+        return ""
 
 
 class AuthenticationError(OkxApiError):
@@ -35,6 +48,22 @@ class InvalidSignature(AuthenticationError):
 
 class TimestampExpired(AuthenticationError):
     """50102: the request timestamp is outside the server's window (clock skew)."""
+
+    @property
+    def skew_ms(self) -> int | None:
+        """The request's timestamp minus the server's time, in ms (positive: this clock is
+        ahead), when the server said (a Keyseal server does; OKX does not)."""
+        try:
+            return int(self.extra["skewMs"])
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def _note(self) -> str:
+        skew = self.skew_ms
+        if skew is None:
+            return ""
+        side = "ahead of" if skew > 0 else "behind"
+        return f"the timestamp was {abs(skew) / 1000:.1f} s {side} the server's clock"
 
 
 class InvalidTimestamp(AuthenticationError):
@@ -110,12 +139,13 @@ ERROR_CLASSES: dict[str, type[OkxApiError]] = {
 
 
 def error_for(code: str, msg: str, http_status: int = 0, *, request: str = "",
-              data: list[Any] | None = None) -> OkxApiError:
+              data: list[Any] | None = None,
+              extra: Mapping[str, Any] | None = None) -> OkxApiError:
     """The exception for an OKX code; ``OkxApiError`` itself for codes without a class."""
     cls = ERROR_CLASSES.get(code, OkxApiError)
     if cls is OkxApiError and http_status == 429:
         cls = RateLimited
-    return cls(code, msg, http_status, request=request, data=data)
+    return cls(code, msg, http_status, request=request, data=data, extra=extra)
 
 
 # -- the vault file ----------------------------------------------------------------------------

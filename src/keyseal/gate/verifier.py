@@ -152,7 +152,9 @@ class Gate:
             raise errors.API_FROZEN(
                 detail=f"key {entry.api_key} is disabled or its account restricted")
         if abs(age_s) > self._window_s:
-            raise errors.TIMESTAMP_EXPIRED(detail=f"timestamp {age_s:+.1f} s from now")
+            # how far off, beside msg: the timestamp minus our time (positive: it is ahead)
+            raise errors.TIMESTAMP_EXPIRED(detail=f"timestamp {age_s:+.1f} s from now",
+                                           extra={"skewMs": str(round(-age_s * 1000))})
 
     async def _entry(self, api_key: str) -> KeyEntry:
         cached = self._cache.get(api_key)
