@@ -20,13 +20,14 @@ from keyseal.client.backoff import Backoff
 from keyseal.client.clock import ClockReading, ServerClock
 from keyseal.client.credentials import Credentials
 from keyseal.client.errors import (
+    InvalidSignature,
     MissingCredentials,
     RateLimited,
     TimestampExpired,
     UnexpectedResponse,
     error_for,
 )
-from keyseal.signing import format_timestamp, request_target, sign_request
+from keyseal.signing import explain, format_timestamp, request_target, sign_request
 
 T = TypeVar("T")
 
@@ -139,6 +140,12 @@ class RestProtocol:
             response = yield from self._send(request)
             try:
                 return read_envelope(response, f"{method.upper()} {path}")
+            except InvalidSignature as refused:
+                # what was signed, beside what the server hashed: ``refused.compare()``
+                refused.local = explain(request.headers.get("OK-ACCESS-TIMESTAMP", ""),
+                                        request.method, request.url[len(self.base_url):],
+                                        request.content)
+                raise
             except TimestampExpired:
                 if not (signed and self.auto_sync_clock) or resynced:
                     raise

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from keyseal.signing import differing_parts
+
 
 class OkxApiError(Exception):
     """A request that the server refused, with the OKX code it gave (``""`` if it gave none).
@@ -29,9 +31,11 @@ class OkxApiError(Exception):
         self.extra: Mapping[str, Any] = extra or {}
         where = ", ".join(part for part in (
             f"HTTP {http_status}" if http_status else "", request) if part)
+        super().__init__(f"{code or '?'} {msg}" + (f" ({where})" if where else ""))
+
+    def __str__(self) -> str:
         note = self._note()
-        super().__init__(f"{code or '?'} {msg}" + (f" ({where})" if where else "")
-                         + (f": {note}" if note else ""))
+        return super().__str__() + (f": {note}" if note else "")
 
     def _note(self) -> str:
         """What the server said beyond ``msg``, for the exception's text."""
@@ -43,7 +47,56 @@ class AuthenticationError(OkxApiError):
 
 
 class InvalidSignature(AuthenticationError):
-    """50113: the signature does not match (wrong secret, or secret and passphrase swapped)."""
+    """50113: the signature does not match (wrong secret, or secret and passphrase swapped).
+
+    ``explain`` is what a Keyseal server hashed, part by part (``signing.explain``), when it
+    says (demo keys, and keys whose owner switched it on; OKX never does); ``local`` is what
+    this client signed, set by ``keyseal.client``. ``compare`` names the parts that differ.
+    """
+
+    #: what this client signed, as ``signing.explain`` gives it (set by the client)
+    local: Mapping[str, str] | None = None
+
+    @property
+    def explain(self) -> Mapping[str, str] | None:
+        explained = self.extra.get("explain")
+        return explained if isinstance(explained, dict) else None
+
+    def compare(self, local: Mapping[str, str] | None = None) -> list[str]:
+        """The parts (``timestamp``, ``method``, ``target``, ``body``) the server hashed
+        otherwise than ``local`` (default: what this client signed). Empty when they all
+        match: then the secret is what differs. Raises ``ValueError`` without both sides."""
+        mine = local if local is not None else self.local
+        if self.explain is None or mine is None:
+            raise ValueError("the server did not say what it hashed" if self.explain is None
+                             else "nothing to compare with: pass signing.explain(...)")
+        return differing_parts(self.explain, mine)
+
+    def describe(self, local: Mapping[str, str] | None = None) -> str:
+        """A sentence on what differs between the two sides; ``""`` without an explanation."""
+        server, mine = self.explain, local if local is not None else self.local
+        if server is None:
+            return ""
+        if mine is None:
+            return f"the server hashed {server.get('prehash', '')!r}"
+        differing = differing_parts(server, mine)
+        if not differing:
+            return ("the server hashed the same timestamp, method, target and body as were "
+                    "signed: the secret key is wrong, or the secret and the passphrase are "
+                    "swapped")
+        return "; ".join(_difference(part, server, mine) for part in differing)
+
+    def _note(self) -> str:
+        return self.describe()
+
+
+def _difference(part: str, server: Mapping[str, str], local: Mapping[str, str]) -> str:
+    if part == "body":
+        return (f"the body differs: {local.get('bodyLength')} bytes signed (SHA-256 "
+                f"{str(local.get('bodySha256'))[:12]}…), {server.get('bodyLength')} bytes "
+                f"received (SHA-256 {str(server.get('bodySha256'))[:12]}…)")
+    return (f"the {part} differs: signed {local.get(part)!r}, the server hashed "
+            f"{server.get(part)!r}")
 
 
 class TimestampExpired(AuthenticationError):
