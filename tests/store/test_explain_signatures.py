@@ -55,3 +55,35 @@ def test_migration_0004_adds_the_setting_off_to_existing_keys(rt: Runtime) -> No
     _alembic(rt.db, "head")
     assert rt.db.schema_revision() == "0004"
     assert key_service.get_key(rt, api_key).explain_signatures is False
+
+
+def test_key_edit_switches_it_and_key_list_json_shows_it(rt: Runtime) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from keyseal.cli import app
+    from tests.conftest import make_account
+
+    email = make_account(rt)
+    live = make_key(rt, email)["apiKey"]
+    where = ["--home", str(rt.settings.home), "--db", rt.settings.db_url or ""]
+    runner = CliRunner()
+
+    def listed() -> dict[str, bool]:
+        shown = runner.invoke(app, ["key", "list", "--account", email, "--json", *where],
+                              env={"COLUMNS": "200"})
+        assert shown.exit_code == 0, shown.output
+        return {row["apiKey"]: row["explainSignatures"] for row in json.loads(shown.stdout)}
+
+    assert listed() == {live: False}
+    edited = runner.invoke(app, ["key", "edit", live, "--explain-signatures", "on", *where],
+                           env={"COLUMNS": "200"})
+    assert edited.exit_code == 0, edited.output
+    assert "explains signatures" in edited.stdout
+    assert listed() == {live: True}
+    assert runner.invoke(app, ["key", "edit", live, "--explain-signatures", "off", "--json",
+                               *where]).exit_code == 0
+    assert listed() == {live: False}
+    wrong = runner.invoke(app, ["key", "edit", live, "--explain-signatures", "maybe", *where])
+    assert wrong.exit_code == 2
