@@ -157,7 +157,7 @@ def check_key(credentials: Credentials, *, base_url: str, demo: bool = False,
             if not report.works:
                 if isinstance(refused, TimestampExpired) and refused.skew_ms is not None:
                     report.server_skew_ms = float(-refused.skew_ms)
-                elif report.server_skew_ms is None:
+                else:
                     _server_skew(client, report)
                 report.refusal = Refusal(refused.code, refused.msg, refused.http_status,
                                          hint_for(refused.code))

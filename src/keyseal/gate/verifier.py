@@ -3,9 +3,9 @@
 
 headers present (50103 key, 50106 sign, 50107 timestamp, 50104 passphrase) → timestamp
 parses (50112) → key known (50111) → environment (50101) → key disabled or account
-restricted (50100) → timestamp within the window (50102, with ``skewMs``) → signature (50113,
-with ``explain`` for demo keys and keys that ask for it) → passphrase
-(50105) → IP allow-list (50110) → permission (50120) → sub-account management (59500,
+restricted (50100) → timestamp within the window (50102, saying ``skewMs``) → signature
+(50113, with ``explain`` for demo keys and keys that ask for it) → passphrase (50105) → IP
+allow-list (50110) → permission (50120) → sub-account management (59500,
 70010, 50035: the key must be really bound to IPs) → rate limit (50011) → usage recorded.
 
 The signature comes before a passphrase the cache has not yet accepted: that check costs
