@@ -210,8 +210,13 @@ def signed_headers(key: dict[str, str], method: str, target: str, body: str = ""
     return headers
 
 
+#: what Keyseal may add beside OKX's three fields (OKX clients ignore unknown fields): the
+#: signature explanation of a 50113 and the clock skew of a 50102
+EXTRA_FIELDS = {"explain", "skewMs"}
+
+
 def envelope(response: httpx.Response) -> dict[str, Any]:
     body = response.json()
-    assert set(body) == {"code", "msg", "data"}, body
+    assert {"code", "msg", "data"} <= set(body) <= {"code", "msg", "data", *EXTRA_FIELDS}, body
     assert isinstance(body["code"], str)
     return body

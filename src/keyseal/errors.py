@@ -7,7 +7,9 @@ Every refusal in Keyseal, from the gate, a service or an HTTP route, is an ``Okx
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,22 +18,27 @@ class ErrorCode:
     message: str
     http_status: int = 200
 
-    def __call__(self, *params: object, detail: str = "") -> OkxError:
+    def __call__(self, *params: object, detail: str = "",
+                 extra: Mapping[str, Any] | None = None) -> OkxError:
         """An ``OkxError`` of this code; ``params`` fill ``{0}``, ``{1}``… in the message."""
-        return OkxError(self, tuple(str(p) for p in params), detail)
+        return OkxError(self, tuple(str(p) for p in params), detail, extra)
 
 
 class OkxError(Exception):
     """A refusal that becomes ``{"code": ..., "msg": ..., "data": []}`` on the wire.
 
     ``detail`` is for logs and the audit trail only (which check refused, and why); it never
-    holds a secret and is not sent to the caller.
+    holds a secret and is not sent to the caller. ``extra`` is sent: top-level fields beside
+    ``code``, ``msg`` and ``data`` that help the caller (``skewMs``, ``explain``), which OKX
+    clients ignore; only what the caller sent or may know goes there, never a secret.
     """
 
-    def __init__(self, error: ErrorCode, params: tuple[str, ...] = (), detail: str = "") -> None:
+    def __init__(self, error: ErrorCode, params: tuple[str, ...] = (), detail: str = "",
+                 extra: Mapping[str, Any] | None = None) -> None:
         self.error = error
         self.params = params
         self.detail = detail
+        self.extra: Mapping[str, Any] = extra or {}
         super().__init__(f"{error.code} {self.message}" + (f" ({detail})" if detail else ""))
 
     @property

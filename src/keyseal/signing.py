@@ -12,8 +12,10 @@ Standard library only, so that ``keyseal.client`` can use it without the server.
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from urllib.parse import unquote_to_bytes
 
@@ -59,6 +61,50 @@ def request_target(path: str | bytes, query: str | bytes = b"") -> bytes:
 def decoded_target(target: bytes) -> bytes:
     """The percent-decoded form of a target: python-okx signs values before httpx encodes them."""
     return unquote_to_bytes(target)
+
+
+def _text(value: bytes) -> str:
+    return value.decode("utf-8", "backslashreplace")
+
+
+def explain(timestamp: str | bytes, method: str | bytes, target: str | bytes,
+            body: str | bytes = b"") -> dict[str, str]:
+    """What a verifier hashes for one request, part by part: the prehash, its timestamp,
+    method, request target (as given and percent-decoded, both of which a Keyseal server
+    accepts) and the body's length and SHA-256. JSON-ready strings under the wire names a
+    Keyseal server sends on 50113; bytes that are not UTF-8 show as ``\\xNN``.
+
+    It holds only what the request itself carries, never the secret and never the expected
+    signature: a signature the server computed would be an oracle for forging one."""
+    ts, verb, path, data = _bytes(timestamp), _bytes(method).upper(), _bytes(target), _bytes(body)
+    return {
+        "timestamp": _text(ts), "method": _text(verb), "target": _text(path),
+        "decodedTarget": _text(decoded_target(path)), "bodyLength": str(len(data)),
+        "bodySha256": hashlib.sha256(data).hexdigest(),
+        "prehash": _text(prehash(ts, verb, path, data)),
+    }
+
+
+#: the parts ``differing_parts`` names, in prehash order
+EXPLAINED_PARTS = ("timestamp", "method", "target", "body")
+
+
+def differing_parts(server: Mapping[str, str], local: Mapping[str, str]) -> list[str]:
+    """The parts of two ``explain`` results that differ, in prehash order: ``timestamp``,
+    ``method``, ``target``, ``body``. The target matches if the local one is either form
+    the server tried (raw or percent-decoded). An empty list means both sides hashed the
+    same bytes, so the secret (or the signature's encoding) is what differs."""
+    differing = []
+    if server.get("timestamp") != local.get("timestamp"):
+        differing.append("timestamp")
+    if server.get("method") != local.get("method"):
+        differing.append("method")
+    if local.get("target") not in (server.get("target"), server.get("decodedTarget")):
+        differing.append("target")
+    if (server.get("bodyLength"), server.get("bodySha256")) != (
+            local.get("bodyLength"), local.get("bodySha256")):
+        differing.append("body")
+    return differing
 
 
 def format_timestamp(epoch_seconds: float) -> str:

@@ -57,8 +57,16 @@ class FakeOkx:
     results: dict[str, list[Any]] = field(default_factory=dict)
     refuse: list[httpx.Response] = field(default_factory=list)
     requests: list[httpx.Request] = field(default_factory=list)
+    #: answer as a Keyseal server does: its time in a header, the skew in a 50102
+    keyseal: bool = False
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
+        response = self._answer(request)
+        if self.keyseal:
+            response.headers["x-keyseal-server-time"] = str(int(self.time.now * 1000))
+        return response
+
+    def _answer(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         path = request.url.path
         if path == "/api/v5/public/time":
@@ -70,7 +78,12 @@ class FakeOkx:
         if (request.headers.get("x-simulated-trading") == "1") != self.demo:
             return envelope("50101", "APIKey does not match current environment.", status=401)
         stamp = request.headers["OK-ACCESS-TIMESTAMP"]
-        if abs(parse_timestamp(stamp) - self.time.now) > 30:
+        skew = parse_timestamp(stamp) - self.time.now
+        if abs(skew) > 30:
+            if self.keyseal:
+                return httpx.Response(401, json={"code": "50102", "msg": "Timestamp request "
+                                                 "expired", "data": [],
+                                                 "skewMs": str(round(skew * 1000))})
             return envelope("50102", "Timestamp request expired", status=401)
         if request.headers.get("OK-ACCESS-PASSPHRASE") != self.creds.passphrase:
             return envelope("50105", 'Request header "OK-ACCESS-PASSPHRASE" incorrect.',

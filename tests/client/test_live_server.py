@@ -353,3 +353,15 @@ def test_keyseal_vault_check_through_the_console_script(live_server, vault_cli,
                              check=False)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["perms"] == ["read_only"]
+
+
+def test_vault_check_shows_the_skew_the_server_saw_per_key(live_server, vault_cli) -> None:
+    vault_cli.add("first", live_server.new_key(ip="127.0.0.1"))
+    vault_cli.add("second", live_server.new_key(ip="127.0.0.1"))
+    one = vault_cli("check", "first")
+    assert one.exit_code == 0, one.output
+    assert "server's skew" in one.stdout
+    reports = json.loads(vault_cli("check", "--all", "--json").stdout)
+    assert all(abs(r["server_skew_ms"]) < 5000 for r in reports)
+    table = vault_cli("check", "--all").stdout
+    assert table.count("(server ") == 2

@@ -9,7 +9,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from keyseal.cli.common import AsJson, Db, Home, err, lazy, out, print_json, read_secret, runtime, when
+from keyseal.cli.common import (
+    AsJson,
+    Db,
+    Home,
+    Switch,
+    err,
+    lazy,
+    out,
+    print_json,
+    read_secret,
+    runtime,
+    when,
+)
 from keyseal.cli.groups import key_app
 from keyseal.domain.commands import (
     CreateKey,
@@ -76,7 +88,9 @@ def key_row(key: Any) -> dict[str, Any]:
             "lastUsed": None if key.last_used_ms is None else str(key.last_used_ms),
             "lastUsedIp": key.last_used_ip,
             "expires": None if key.expires_ms is None else str(key.expires_ms),
-            "subAccountAccess": key.sub_account_access}
+            "subAccountAccess": key.sub_account_access,
+            # demo keys always explain a 50113; live keys when the owner switched it on
+            "explainSignatures": key.explain_signatures or key.environment.value == "demo"}
 
 
 @key_app.command("list")
@@ -113,18 +127,26 @@ def key_edit(
         help='A new IP allow-list (comma or space separated); "" unbinds every IP.')] = None,
     perm: Annotated[str | None, typer.Option(
         help="Refused: permissions are immutable; create a new key instead.")] = None,
+    explain_signatures: Annotated[Switch | None, typer.Option(
+        "--explain-signatures",
+        help="on: a 50113 tells the caller what the server hashed (the prehash and its "
+             "parts, never the secret). Demo keys always do.")] = None,
     home: Home = None, db: Db = None, as_json: AsJson = False,
 ) -> None:
-    """Change a key's label and/or IP allow-list."""
-    if label is None and ip is None and perm is None:
-        err.print("[red]error:[/] nothing to change: give --label and/or --ip.")
+    """Change a key's label, IP allow-list and/or whether it explains signatures."""
+    if label is None and ip is None and perm is None and explain_signatures is None:
+        err.print("[red]error:[/] nothing to change: give --label, --ip and/or "
+                  "--explain-signatures.")
         raise typer.Exit(2)
+    explain = None if explain_signatures is None else explain_signatures is Switch.ON
     with runtime(home, db) as rt:
-        key = key_service.edit_key(rt, EditKey(api_key, label=label, ip=ip, perm=perm))
+        key = key_service.edit_key(rt, EditKey(api_key, label=label, ip=ip, perm=perm,
+                                               explain_signatures=explain))
     if as_json:
         print_json(key_row(key))
     else:
-        out.print(f"key {api_key}: label {key.label}, ip {key.allowlist.wire() or '(any)'}")
+        out.print(f"key {api_key}: label {key.label}, ip {key.allowlist.wire() or '(any)'}"
+                  + (", explains signatures" if key_row(key)["explainSignatures"] else ""))
 
 
 @key_app.command("regenerate")

@@ -20,18 +20,22 @@ from keyseal.client.backoff import Backoff
 from keyseal.client.clock import ClockReading, ServerClock
 from keyseal.client.credentials import Credentials
 from keyseal.client.errors import (
+    InvalidSignature,
     MissingCredentials,
     RateLimited,
     TimestampExpired,
     UnexpectedResponse,
     error_for,
 )
-from keyseal.signing import format_timestamp, request_target, sign_request
+from keyseal.signing import explain, format_timestamp, request_target, sign_request
 
 T = TypeVar("T")
 
 DEFAULT_BASE_URL = "https://www.okx.com"
 SERVER_TIME_PATH = "/api/v5/public/time"
+#: a Keyseal server's clock, in epoch ms, on every response (OKX sends no such header)
+SERVER_TIME_HEADER = "x-keyseal-server-time"
+_ENVELOPE_FIELDS = frozenset({"code", "msg", "data"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +98,8 @@ class RestProtocol:
         self.clock = clock or ServerClock()
         self.backoff = backoff or Backoff()
         self.auto_sync_clock = auto_sync_clock
+        #: the offset to the server measured from the last response's time header, if any
+        self.server_reading: ClockReading | None = None
 
     # -- building requests ---------------------------------------------------------------
 
@@ -131,20 +137,43 @@ class RestProtocol:
         resynced = False
         while True:
             request = self.build(method, path, params=params, body=body, signed=signed)
-            response = yield request
-            assert response is not None
+            response = yield from self._send(request)
             try:
                 return read_envelope(response, f"{method.upper()} {path}")
+            except InvalidSignature as refused:
+                # what was signed, beside what the server hashed: ``refused.compare()``
+                refused.local = explain(request.headers.get("OK-ACCESS-TIMESTAMP", ""),
+                                        request.method, request.url[len(self.base_url):],
+                                        request.content)
+                raise
             except TimestampExpired:
                 if not (signed and self.auto_sync_clock) or resynced:
                     raise
                 resynced = True
-                yield from self.sync_clock()
+                if self.server_reading is not None and SERVER_TIME_HEADER in response.headers:
+                    # the refusal itself said the server's time: no round trip to ask it
+                    self.clock.apply(self.server_reading)
+                else:
+                    yield from self.sync_clock()
             except RateLimited:
                 if retries >= self.backoff.max_retries:
                     raise
                 yield Sleep(self.backoff.delay(retries, _retry_after(response)))
                 retries += 1
+
+    def _send(self, request: Send) -> Generator[Step, httpx.Response | None, httpx.Response]:
+        sent_at = self.clock.local()
+        response = yield request
+        assert response is not None
+        self._observe(response, sent_at, self.clock.local())
+        return response
+
+    def _observe(self, response: httpx.Response, sent_at: float, received_at: float) -> None:
+        """A server time header on the answer updates ``server_reading``."""
+        stamp = response.headers.get(SERVER_TIME_HEADER, "")
+        if stamp.isascii() and stamp.isdigit() and len(stamp) <= 15:
+            self.server_reading = ClockReading.from_exchange(sent_at, received_at,
+                                                             int(stamp) / 1000)
 
     def measure_clock(self) -> Exchange[ClockReading]:
         """How far the local clock is from the server's; changes nothing."""
@@ -152,6 +181,7 @@ class RestProtocol:
         response = yield self.build("GET", SERVER_TIME_PATH, signed=False)
         received_at = self.clock.local()
         assert response is not None
+        self._observe(response, sent_at, received_at)
         server_time = parse_server_time(read_envelope(response, f"GET {SERVER_TIME_PATH}"))
         return ClockReading.from_exchange(sent_at, received_at, server_time)
 
@@ -197,7 +227,8 @@ def read_envelope(response: httpx.Response, request: str) -> list[Any]:
         inner = str(items[0].get("sCode") or "")
         if inner and inner != "0":
             code, msg = inner, str(items[0].get("sMsg") or msg)
-    raise error_for(code, msg, response.status_code, request=request, data=items)
+    extra = {name: value for name, value in envelope.items() if name not in _ENVELOPE_FIELDS}
+    raise error_for(code, msg, response.status_code, request=request, data=items, extra=extra)
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -332,6 +332,9 @@ def _print_report(report: HealthReport) -> None:
     if report.clock_skew_ms is not None:
         out.print(f"  clock skew     {report.clock_skew_ms:+.1f} ms"
                   + (f", latency {report.latency_ms:.0f} ms" if report.latency_ms else ""))
+    if report.server_skew_ms is not None:
+        out.print(f"  server's skew  {report.server_skew_ms:+.1f} ms, as the server saw the "
+                  "signed request")
     for warning in report.warnings:
         out.print(f"  [yellow]warning:[/yellow] {escape(warning)}")
     for failure in report.failures:
@@ -340,6 +343,14 @@ def _print_report(report: HealthReport) -> None:
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _skew_cell(report: HealthReport) -> str:
+    """The measured skew, and the server's own view of it when it said (a Keyseal server)."""
+    cells = [] if report.clock_skew_ms is None else [f"{report.clock_skew_ms:+.1f}"]
+    if report.server_skew_ms is not None:
+        cells.append(f"(server {report.server_skew_ms:+.1f})")
+    return " ".join(cells)
 
 
 def _print_summary(reports: list[HealthReport]) -> None:
@@ -354,7 +365,7 @@ def _print_summary(reports: list[HealthReport]) -> None:
         notes += [f"warning: {w}" for w in r.warnings]
         rows.append((r.name or "", result, r.environment, ",".join(r.perms or []),
                      ",".join(r.ips or []) or ("none" if r.works else ""),
-                     "" if r.clock_skew_ms is None else f"{r.clock_skew_ms:+.1f}",
+                     _skew_cell(r),
                      " | ".join(notes)))
     print_table(_out(), ("Name", "Result", "Env", "Permissions", "IPs", "Skew ms", "Notes"), rows)
 

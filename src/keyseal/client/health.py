@@ -101,6 +101,9 @@ class HealthReport:
     perms: list[str] | None = None
     ips: list[str] | None = None
     clock_skew_ms: float | None = None
+    #: the same (server minus local, ms) as the server saw it on the signed request: from a
+    #: Keyseal server's time header, or its 50102's skew; None from OKX, which sends neither
+    server_skew_ms: float | None = None
     latency_ms: float | None = None
     idle_expiry_days: int | None = None
     #: whose inactivity rule ``idle_expiry_days`` follows: the server's own, or OKX's
@@ -148,9 +151,14 @@ def check_key(credentials: Credentials, *, base_url: str, demo: bool = False,
                 client.balance()
             report.latency_ms = round((clock() - started) * 1000, 1)
             report.works = True
+            _server_skew(client, report)
             config = client.account_config()
         except OkxApiError as refused:
             if not report.works:
+                if isinstance(refused, TimestampExpired) and refused.skew_ms is not None:
+                    report.server_skew_ms = float(-refused.skew_ms)
+                else:
+                    _server_skew(client, report)
                 report.refusal = Refusal(refused.code, refused.msg, refused.http_status,
                                          hint_for(refused.code))
                 return report
@@ -166,6 +174,12 @@ def check_key(credentials: Credentials, *, base_url: str, demo: bool = False,
     report.ips = list(config.ips)
     _judge(report, config, set(require), set(forbid), idle_days, demo)
     return report
+
+
+def _server_skew(client: Client, report: HealthReport) -> None:
+    reading = client.server_reading
+    if reading is not None:
+        report.server_skew_ms = round(reading.offset * 1000, 1)
 
 
 def _measure_clock(client: Client, report: HealthReport) -> ClockReading | None:

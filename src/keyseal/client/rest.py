@@ -56,6 +56,13 @@ class _Base:
         """Seconds added to the local clock when signing (server minus local)."""
         return self._protocol.clock.offset
 
+    @property
+    def server_reading(self) -> ClockReading | None:
+        """The offset to the server from the last response's ``x-keyseal-server-time``
+        header (a Keyseal server sends it on every response; OKX does not): ``None`` until
+        one arrived."""
+        return self._protocol.server_reading
+
     def __repr__(self) -> str:
         creds = self._protocol.credentials
         return (f"{type(self).__name__}(base_url={self.base_url!r}, demo={self.demo}, "

@@ -105,6 +105,8 @@ class EditKey:
     passphrase: str | None = field(default=None, repr=False)
     actor: Actor = OPERATOR
     totp_code: str | None = field(default=None, repr=False)
+    #: tell what the server hashed on a 50113 (``None``: leave as it is)
+    explain_signatures: bool | None = None
 
 
 @dataclass(frozen=True)

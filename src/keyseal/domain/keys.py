@@ -49,6 +49,8 @@ class ApiKey:
     last_used_ip: str | None = None
     expires_ms: int | None = None
     sub_account_access: bool = False
+    #: a 50113 says what the server hashed (demo keys always do; live keys when switched on)
+    explain_signatures: bool = False
 
     @property
     def last_activity_ms(self) -> int:

@@ -31,9 +31,16 @@ class KeyEntry:
     passphrase_ok: bytes | None = field(default=None, repr=False)
     permission_bits: int = 0  # int(permission), set at creation: IntFlag tests are slow
     passphrase_bad: set[bytes] = field(default_factory=set, repr=False)
+    #: a 50113 tells the caller what was hashed (always for demo keys: see ``explains``)
+    explain_signatures: bool = False
 
     def __post_init__(self) -> None:
         self.permission_bits = int(self.permission)
+
+    @property
+    def explains(self) -> bool:
+        """Whether a 50113 to this key carries the prehash breakdown."""
+        return self.explain_signatures or self.environment is Environment.DEMO
 
     @property
     def is_sub(self) -> bool:

@@ -3,8 +3,9 @@
 
 headers present (50103 key, 50106 sign, 50107 timestamp, 50104 passphrase) → timestamp
 parses (50112) → key known (50111) → environment (50101) → key disabled or account
-restricted (50100) → timestamp within the window (50102) → signature (50113) → passphrase
-(50105) → IP allow-list (50110) → permission (50120) → sub-account management (59500,
+restricted (50100) → timestamp within the window (50102, saying ``skewMs``) → signature
+(50113, with ``explain`` for demo keys and keys that ask for it) → passphrase (50105) → IP
+allow-list (50110) → permission (50120) → sub-account management (59500,
 70010, 50035: the key must be really bound to IPs) → rate limit (50011) → usage recorded.
 
 The signature comes before a passphrase the cache has not yet accepted: that check costs
@@ -34,7 +35,13 @@ from keyseal.gate.entry import KeyEntry
 from keyseal.gate.known_keys import KnownKeys
 from keyseal.gate.ratelimit import Rate, RateLimiter
 from keyseal.gate.usage import UsageRecorder
-from keyseal.signing import decoded_target, parse_timestamp, sign_ws_login, signatures_match
+from keyseal.signing import (
+    decoded_target,
+    explain,
+    parse_timestamp,
+    sign_ws_login,
+    signatures_match,
+)
 
 KeyLoader = Callable[[str], Awaitable[KeyEntry | None]]
 PassphraseCheck = Callable[[str, str], Awaitable[bool]]
@@ -152,7 +159,9 @@ class Gate:
             raise errors.API_FROZEN(
                 detail=f"key {entry.api_key} is disabled or its account restricted")
         if abs(age_s) > self._window_s:
-            raise errors.TIMESTAMP_EXPIRED(detail=f"timestamp {age_s:+.1f} s from now")
+            # how far off, beside msg: the timestamp minus our time (positive: it is ahead)
+            raise errors.TIMESTAMP_EXPIRED(detail=f"timestamp {age_s:+.1f} s from now",
+                                           extra={"skewMs": str(round(-age_s * 1000))})
 
     async def _entry(self, api_key: str) -> KeyEntry:
         cached = self._cache.get(api_key)
@@ -241,4 +250,8 @@ def _verify_signature(entry: KeyEntry, request: SignedRequest, timestamp: str,
         expected = b64encode(hmac.digest(entry.secret, head + decoded + request.body, "sha256"))
         if hmac.compare_digest(given, expected):
             return
-    raise errors.INVALID_SIGN(detail=f"key {entry.api_key}: signature mismatch")
+    # a demo key, or one whose owner asked, is told what was hashed: all of it comes from the
+    # request itself, so it gives away neither the secret nor the signature we expected
+    extra = {"explain": explain(timestamp, request.method, request.target, request.body)} \
+        if entry.explains else None
+    raise errors.INVALID_SIGN(detail=f"key {entry.api_key}: signature mismatch", extra=extra)

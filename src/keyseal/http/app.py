@@ -27,6 +27,9 @@ from keyseal.services.runtime import Runtime
 
 log = logging.getLogger("keyseal.server")
 _JSON = [(b"content-type", b"application/json")]
+#: the server's clock in epoch milliseconds, on every response: a client sees its own skew
+#: without a request to public/time, and before a 50102 tells it
+SERVER_TIME_HEADER = b"x-keyseal-server-time"
 
 
 class KeysealApp:
@@ -107,7 +110,8 @@ class KeysealApp:
         except Exception:
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             status, body = envelope.failure(errors.SYSTEM_ERROR())
-        headers = [*_JSON, (b"content-length", str(len(body)).encode())]
+        headers = [*_JSON, (b"content-length", str(len(body)).encode()),
+                   (SERVER_TIME_HEADER, str(int(self.rt.clock() * 1000)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 

@@ -247,7 +247,23 @@ def edit_key(rt: Runtime, cmd: EditKey) -> ApiKey:
     with _second_factor_counted(rt, cmd.actor, cmd.actor.account_id), unit_of_work(rt) as work:
         key, _, master = _key_in_scope(work, cmd.actor, cmd.api_key)
         _authorize_change(work, master, cmd.actor, cmd.totp_code)
-        return _apply_edit(work, key, cmd.actor, new_label, allowlist)
+        if cmd.explain_signatures is None or new_label is not None or allowlist is not None:
+            key = _apply_edit(work, key, cmd.actor, new_label, allowlist)
+        if cmd.explain_signatures is not None:
+            key = _set_explain_signatures(work, key, cmd.actor, cmd.explain_signatures)
+        return key
+
+
+def _set_explain_signatures(work: Work, key: ApiKey, actor: Actor, on: bool) -> ApiKey:
+    """Whether a 50113 tells this key's caller what the server hashed (never the secret)."""
+    if on == key.explain_signatures:
+        return key
+    if not key_rows.set_explain_signatures(work.conn, key.api_key, on):
+        raise errors.KEY_NOT_FOUND(detail=f"key {key.api_key} was deleted meanwhile")
+    work.changed("edited", api_key=key.api_key)
+    work.audit(actor, "key_edited", account_id=key.account_id, api_key=key.api_key,
+               explain_signatures=[key.explain_signatures, on])
+    return replace(key, explain_signatures=on)
 
 
 def edit_sub_key(rt: Runtime, cmd: EditSubKey) -> tuple[Account, ApiKey]:
@@ -454,7 +470,7 @@ def load_entry(rt: Runtime, api_key: str) -> KeyEntry | None:
         allowlist=key.allowlist, environment=key.environment,
         frozen=key.status is not KeyStatus.ENABLED or found.account_restricted,
         master_id=found.master_id, kyc_level=found.kyc_level,
-        sub_account_access=key.sub_account_access)
+        sub_account_access=key.sub_account_access, explain_signatures=key.explain_signatures)
 
 
 def passphrase_matches(stored_hash: str, candidate: str) -> bool:

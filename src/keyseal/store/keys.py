@@ -35,7 +35,8 @@ def _api_key(row: Any) -> ApiKey:
         permission=Permission(row.perm), allowlist=IpAllowlist.stored(row.ips),
         environment=Environment(row.environment), status=KeyStatus(row.status),
         created_ms=row.created_ms, last_used_ms=row.last_used_ms, last_used_ip=row.last_used_ip,
-        expires_ms=row.expires_ms, sub_account_access=bool(row.sub_account_access))
+        expires_ms=row.expires_ms, sub_account_access=bool(row.sub_account_access),
+        explain_signatures=bool(row.explain_signatures))
 
 
 def insert_key(conn: Connection, key: ApiKey, *, secret_sealed: bytes,
@@ -125,6 +126,11 @@ def update_settings(conn: Connection, api_key: str, *, label: str, ips: str,
                     expires_ms: int | None) -> bool:
     return conn.execute(update(api_keys).where(api_keys.c.api_key == api_key)
                         .values(label=label, ips=ips, expires_ms=expires_ms)).rowcount == 1
+
+
+def set_explain_signatures(conn: Connection, api_key: str, on: bool) -> bool:
+    return conn.execute(update(api_keys).where(api_keys.c.api_key == api_key)
+                        .values(explain_signatures=on)).rowcount == 1
 
 
 def _rule_applies(trade_or_withdraw_only: bool) -> Any:

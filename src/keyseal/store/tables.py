@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -95,6 +96,9 @@ api_keys = Table(
     # when the inactivity rule deletes this key; NULL for keys it does not apply to, so
     # the sweeper reads only the keys it removes
     Column("expires_ms", BigInteger, index=True),
+    # a 50113 to this key says what the server hashed (demo keys always do)
+    Column("explain_signatures", Boolean, nullable=False, default=False,
+           server_default=false()),
     UniqueConstraint("account_id", "label", name="uq_api_keys_label"),
 )
 
