@@ -100,18 +100,20 @@ class KeysealAuth:
         return await asyncio.to_thread(flush_usage, self.state)
 
     # -- verification ----------------------------------------------------------------------
-    async def body_of(self, receive: Any, scope: Mapping[str, Any]) -> bytes:
+    async def body_of(self, receive: Any, headers: dict[str, str]) -> bytes:
         """Read a request's whole body, refused (413) past ``max_body_bytes``."""
-        return await read_body(receive, wanted_headers(scope["headers"]),
-                               self.rt.settings.max_body_bytes)
+        return await read_body(receive, headers, self.rt.settings.max_body_bytes)
 
-    async def verify(self, scope: Mapping[str, Any], body: bytes, guard: Guard) -> Caller:
+    async def verify(self, scope: Mapping[str, Any], body: bytes, guard: Guard, *,
+                     headers: dict[str, str] | None = None) -> Caller:
         """Run the gate on one request: signature over its raw target and ``body``, then
         the key's state, IP allow-list, ``guard``'s permission and rate limit, and record its
-        use. Raises ``OkxError`` with the gate's code; logs the refusal without secrets."""
+        use. Raises ``OkxError`` with the gate's code; logs the refusal without secrets.
+        ``headers``: the scope's, as ``wanted_headers`` decodes them, if already done."""
         if self.state.loop is None:  # served without a lifespan: own changes still apply
             self.state.loop = asyncio.get_running_loop()
-        headers = wanted_headers(scope["headers"])
+        if headers is None:
+            headers = wanted_headers(scope["headers"])
         client = scope.get("client")
         client_ip = self._proxies.client_ip(client[0] if client else "",
                                             headers.get("x-forwarded-for"))

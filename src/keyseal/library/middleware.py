@@ -12,6 +12,7 @@ from typing import Any
 
 from keyseal import errors
 from keyseal.http import envelope
+from keyseal.http.app import wanted_headers
 from keyseal.library.auth import KeysealAuth
 
 Scope = MutableMapping[str, Any]
@@ -49,8 +50,9 @@ class KeysealMiddleware:
         route = self.auth.table.lookup(scope["method"], scope["path"])
         if route is not None:
             try:
-                body = await self.auth.body_of(receive, scope)
-                caller = await self.auth.verify(scope, body, route.guard)
+                headers = wanted_headers(scope["headers"])
+                body = await self.auth.body_of(receive, headers)
+                caller = await self.auth.verify(scope, body, route.guard, headers=headers)
             except errors.OkxError as refusal:
                 await send_refusal(send, refusal)
                 return
