@@ -70,9 +70,9 @@ class KeysealAuth:
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         """Start the background loops (once, however many middlewares share this)."""
-        self._users += 1
-        if self._users == 1:
+        if self._users == 0:
             self._tasks = await start_background(self.state)
+        self._users += 1
 
     async def stop(self) -> None:
         """Stop the loops and write the usage still pending."""
