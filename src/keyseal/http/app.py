@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -49,25 +50,10 @@ class KeysealApp:
         # everything imported and built so far lives as long as the process: keep it out of
         # the collector's full passes, which otherwise walk it again and again under load
         gc.freeze()
-        self.state.loop = asyncio.get_running_loop()
-        follower = await asyncio.to_thread(ChangeFollower, self.state)
-        settings = self.rt.settings
-        self._tasks = [
-            asyncio.create_task(follower.run(settings.change_poll_interval_s)),
-            asyncio.create_task(usage_writer(self.state, settings.usage_flush_interval_s)),
-            asyncio.create_task(sweeper(self.state, settings.sweep_interval_s)),
-        ]
+        self._tasks = await start_background(self.state)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        try:
-            await asyncio.to_thread(flush_usage, self.state)
-        except Exception:
-            log.exception("could not write key usage at shutdown")
+        await stop_background(self.state, self._tasks)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if self.state.loop is None:  # served without a lifespan (an ASGI test client)
@@ -125,15 +111,13 @@ class KeysealApp:
         route = methods.get(scope["method"])
         if route is None:
             raise errors.INVALID_METHOD()
-        headers = _wanted_headers(scope["headers"])
+        headers = wanted_headers(scope["headers"])
         body = await self._read_body(receive, headers)
         client_ip = self.client_ip(scope, headers)
         query_string: bytes = scope.get("query_string", b"")
         principal = None
         if route.guard is not None:
-            raw_path = scope.get("raw_path") or path.encode()
-            target = raw_path + b"?" + query_string if query_string else raw_path
-            request = SignedRequest(scope["method"], target, body, headers, client_ip)
+            request = signed_request(scope, headers, body, client_ip)
             try:
                 principal = await self.state.gate.authenticate(request, route.guard)
             except errors.OkxError as refusal:
@@ -150,26 +134,7 @@ class KeysealApp:
         return envelope.success(result)
 
     async def _read_body(self, receive: Any, headers: dict[str, str]) -> bytes:
-        limit = self.rt.settings.max_body_bytes
-        declared = headers.get("content-length", "")
-        if declared and not (declared.isascii() and declared.isdigit() and len(declared) <= 15):
-            raise errors.JSON_SYNTAX(detail="a Content-Length that is not a number")
-        if declared and int(declared) > limit:
-            raise errors.BODY_TOO_LARGE(limit)
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise errors.BODY_TOO_LARGE(limit)
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        return b"".join(chunks)
+        return await read_body(receive, headers, self.rt.settings.max_body_bytes)
 
     # -- WebSocket -----------------------------------------------------------------------
     async def _websocket(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -186,7 +151,7 @@ _WANTED = frozenset({b"ok-access-key", b"ok-access-sign", b"ok-access-timestamp"
                      b"x-forwarded-for"})
 
 
-def _wanted_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+def wanted_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     """Only the headers Keyseal reads, decoded; names lower-cased (servers usually already
     send them so)."""
     found = {}
@@ -197,6 +162,65 @@ def _wanted_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
                 continue
         found[name.decode("latin-1")] = value.decode("latin-1")
     return found
+
+
+def signed_request(scope: Mapping[str, Any], headers: dict[str, str], body: bytes,
+                   client_ip: str) -> SignedRequest:
+    """The request as the gate checks it: the raw target exactly as received (ASGI
+    ``raw_path`` + ``query_string``), never rebuilt."""
+    query_string: bytes = scope.get("query_string", b"")
+    raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+    target = raw_path + b"?" + query_string if query_string else raw_path
+    return SignedRequest(scope["method"], target, body, headers, client_ip)
+
+
+async def read_body(receive: Any, headers: dict[str, str], limit: int) -> bytes:
+    """The whole body, refused (413) past ``limit`` bytes whether declared or sent."""
+    declared = headers.get("content-length", "")
+    if declared and not (declared.isascii() and declared.isdigit() and len(declared) <= 15):
+        raise errors.JSON_SYNTAX(detail="a Content-Length that is not a number")
+    if declared and int(declared) > limit:
+        raise errors.BODY_TOO_LARGE(limit)
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise errors.BODY_TOO_LARGE(limit)
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+async def start_background(state: ServerState) -> list[asyncio.Task[None]]:
+    """Start the loops a serving process runs beside requests: the change follower, the
+    usage writer and the sweeper."""
+    state.loop = asyncio.get_running_loop()
+    follower = await asyncio.to_thread(ChangeFollower, state)
+    settings = state.rt.settings
+    return [
+        asyncio.create_task(follower.run(settings.change_poll_interval_s)),
+        asyncio.create_task(usage_writer(state, settings.usage_flush_interval_s)),
+        asyncio.create_task(sweeper(state, settings.sweep_interval_s)),
+    ]
+
+
+async def stop_background(state: ServerState, tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel the loops, then write the usage still pending."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    try:
+        await asyncio.to_thread(flush_usage, state)
+    except Exception:
+        log.exception("could not write key usage at shutdown")
 
 
 def create_app(rt: Runtime) -> KeysealApp:
