@@ -28,7 +28,7 @@ from keyseal.settings import DB_ENV, HOME_ENV, HomeUnusable, Settings, shown_db_
 if TYPE_CHECKING:
     from keyseal.services.runtime import Runtime
 
-out = Console()
+out = Console(soft_wrap=True)  # lines are never broken mid-word in a pipe
 err = Console(stderr=True, soft_wrap=True)
 
 
