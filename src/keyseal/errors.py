@@ -149,6 +149,8 @@ IP_TOO_WIDE = ErrorCode(
 BALANCE_TOO_LARGE = ErrorCode(
     "70015", "This would take the {0} balance past what the ledger keeps exactly: {1} digits "
     "before the decimal point")
+#: a request two readers could read two ways: a repeated auth header, JSON key or parameter
+AMBIGUOUS = ErrorCode("70016", "Ambiguous request: {0}", 400)
 # Master keys, 70040-70049: each message names where the keys were looked for (a home or
 # $KEYSEAL_MASTER_KEY) and what to do. See docs/decisions/0005-master-key-fingerprints.md.
 MASTER_KEYS_FROM_ENVIRONMENT = ErrorCode(

@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from urllib.parse import unquote_to_bytes
 
 _ISO_8601 = re.compile(
-    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})?")
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})?", re.ASCII)
+_WS_SECONDS = re.compile(r"[0-9]{1,12}(\.[0-9]{1,9})?")
 
 #: The fixed request a WebSocket login signs after its timestamp.
 WS_LOGIN_TARGET = b"GET/users/self/verify"
@@ -133,10 +134,9 @@ def parse_ws_timestamp(value: object) -> float:
     """Seconds of a WebSocket login timestamp: a string or JSON number of Unix seconds."""
     if isinstance(value, bool):
         raise ValueError("not a number of seconds")
-    if isinstance(value, int | float):
+    if isinstance(value, int | float) or (isinstance(value, str)
+                                          and _WS_SECONDS.fullmatch(value)):
         seconds = float(value)
-    elif isinstance(value, str) and 0 < len(value) <= 24:
-        seconds = float(value.strip())
     else:
         raise ValueError("not a number of seconds")
     if seconds != seconds or seconds in (float("inf"), float("-inf")):

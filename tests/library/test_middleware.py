@@ -65,6 +65,14 @@ async def test_missing_headers_are_refused_in_okx_order(own: Own) -> None:
     assert reply.status_code == 401 and envelope(reply)["code"] == "50103"
 
 
+async def test_a_repeated_auth_header_is_refused_as_on_keyseals_own_routes(own: Own) -> None:
+    key, other = own.key(), own.key()
+    headers = list(own.headers(key, "GET", "/orders").items())
+    headers.insert(0, ("OK-ACCESS-KEY", other["apiKey"]))
+    reply = await own.client.get("/orders", headers=headers)
+    assert (reply.status_code, envelope(reply)["code"]) == (400, "70016")
+
+
 async def test_a_read_key_on_a_trade_route_is_50120(own: Own) -> None:
     key = own.key(perm="read_only")
     reply = await own.post(key, "/orders", '{"instId":"BTC-USDT"}')

@@ -7,8 +7,8 @@ from keyseal import errors
 
 def test_format_errors_have_codes_of_their_own_in_keyseals_range() -> None:
     own = {errors.LABEL_FORMAT.code, errors.IP_FORMAT.code, errors.IP_TOO_WIDE.code,
-           errors.BALANCE_TOO_LARGE.code}
-    assert len(own) == 4 and all(70012 <= int(code) <= 70019 for code in own)
+           errors.BALANCE_TOO_LARGE.code, errors.AMBIGUOUS.code}
+    assert len(own) == 5 and all(70012 <= int(code) <= 70019 for code in own)
     # OKX's 59502 (note name taken) and 59503 (too many IPs) keep their meaning
     assert errors.LABEL_TAKEN.code == "59502" and errors.TOO_MANY_IPS.code == "59503"
 

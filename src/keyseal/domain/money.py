@@ -6,11 +6,14 @@ wide enough for any sum or product of accepted amounts, and trapping any roundin
 
 from __future__ import annotations
 
+import re
 from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow
 
 from keyseal import errors
 
 ZERO = Decimal(0)
+#: how an amount is written in a string: ASCII digits, and a point with digits after it
+PLAIN_DECIMAL = re.compile(r"[0-9]{1,40}(\.[0-9]{1,40})?")
 MAX_INTEGER_DIGITS = 18
 MAX_DECIMALS = 18
 #: a product of two accepted amounts has at most 72 significant digits
@@ -34,11 +37,18 @@ def negate(a: Decimal) -> Decimal:
 
 
 def parse_amount(value: object, field: str, *, allow_zero: bool = False) -> Decimal:
-    """A positive decimal from a JSON string or number; anything else is 51000 naming ``field``."""
+    """A positive decimal from a JSON string or number; anything else is 51000 naming ``field``.
+
+    A string must be a plain ASCII decimal (``PLAIN_DECIMAL``): Python's ``Decimal`` would
+    also read ``"０.００１"``, ``"١٠٠٠"``, ``"0.00_1"``, ``" 0.001 "`` and ``"1e-3"``, which
+    another reader of the same request might not. A JSON number was written by a JSON
+    encoder, so its exponent form (``1e-05``) is read as the number it is."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise errors.PARAM_ERROR(field)
+    if isinstance(value, str) and not PLAIN_DECIMAL.fullmatch(value):
+        raise errors.PARAM_ERROR(field, detail="not a plain decimal")
     try:
-        amount = Decimal(str(value).strip())
+        amount = Decimal(value if isinstance(value, str) else repr(value))
     except InvalidOperation:
         raise errors.PARAM_ERROR(field) from None
     if not amount.is_finite() or amount < 0 or (amount == 0 and not allow_zero):

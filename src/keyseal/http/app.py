@@ -127,7 +127,7 @@ class KeysealApp:
         elif route.public_rate is not None and not self.state.limiter.allow(
                 (client_ip, route.path), route.public_rate):
             raise errors.RATE_LIMITED(detail=f"ip {client_ip}")
-        query = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
+        query = query_parameters(query_string)
         result = await route.handler(Call(self.state, query, body, principal, client_ip))
         if isinstance(result, Reply):
             return result.http_status, envelope.encode(result.code, result.msg, result.data)
@@ -153,14 +153,31 @@ _WANTED = frozenset({b"ok-access-key", b"ok-access-sign", b"ok-access-timestamp"
 
 def wanted_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     """Only the headers Keyseal reads, decoded; names lower-cased (servers usually already
-    send them so)."""
-    found = {}
+    send them so). A repeated one is refused (70016) rather than resolved, since a proxy may
+    keep the first where Keyseal would keep the last; repeated X-Forwarded-For lines are one
+    list, as HTTP defines."""
+    found: dict[str, str] = {}
     for name, value in raw:
         if name not in _WANTED:
             name = name.lower()
             if name not in _WANTED:
                 continue
-        found[name.decode("latin-1")] = value.decode("latin-1")
+        key, text = name.decode("latin-1"), value.decode("latin-1")
+        if key in found:
+            if key != "x-forwarded-for":
+                raise errors.AMBIGUOUS(f"the header {key} is sent more than once")
+            text = f"{found[key]}, {text}"
+        found[key] = text
+    return found
+
+
+def query_parameters(query_string: bytes) -> dict[str, str]:
+    """The query's parameters; one named twice is refused (70016), never resolved."""
+    found: dict[str, str] = {}
+    for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        if name in found:
+            raise errors.AMBIGUOUS(f"the parameter {name[:40]} is given more than once")
+        found[name] = value
     return found
 
 

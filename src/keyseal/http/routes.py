@@ -15,6 +15,7 @@ from keyseal.domain.commands import Owner
 from keyseal.domain.permissions import Permission
 from keyseal.gate.ratelimit import Rate
 from keyseal.gate.verifier import Guard, Principal
+from keyseal.http import strict_json
 
 if TYPE_CHECKING:
     from keyseal.http.state import ServerState
@@ -65,7 +66,7 @@ class Call:
             if not self.raw_body.strip():
                 raise errors.BODY_EMPTY()
             try:
-                self._json = orjson.loads(self.raw_body)
+                self._json = strict_json.loads(self.raw_body)
             except orjson.JSONDecodeError:
                 raise errors.JSON_SYNTAX() from None
         return self._json

@@ -15,6 +15,7 @@ import orjson
 from keyseal import errors
 from keyseal.domain.keys import Environment
 from keyseal.gate.entry import KeyEntry
+from keyseal.http import strict_json
 from keyseal.http.state import ServerState
 from keyseal.signing import parse_ws_timestamp
 
@@ -78,9 +79,11 @@ class PrivateSession:
         if text == "ping":
             return "pong"
         try:
-            message = orjson.loads(text)
+            message = strict_json.loads(text)
         except orjson.JSONDecodeError:
             return self._error(errors.WS_INVALID_REQUEST(text[:64]))
+        except errors.OkxError as ambiguous:
+            return self._error(ambiguous)
         if not isinstance(message, dict):
             return self._error(errors.WS_INVALID_REQUEST(text[:64]))
         op = message.get("op")
