@@ -101,7 +101,9 @@ class ForwardAuthApp:
             await self._refuse(send, errors.SYSTEM_ERROR(), in_header=not in_full)
             return
         headers = [_JSON, self._server_time()]
-        if caller is not None:
+        if caller is None:  # a public route: empty, so that a proxy copying them clears a forgery
+            headers += [(ACCOUNT, b""), (KEY, b""), (PERMISSIONS, b"")]
+        else:
             headers += [(ACCOUNT, caller.uid.encode()), (KEY, caller.api_key.encode()),
                         (PERMISSIONS, ",".join(caller.permissions).encode())]
         body = envelope.encode("0", "", [])
