@@ -151,6 +151,15 @@ BALANCE_TOO_LARGE = ErrorCode(
     "before the decimal point")
 #: a request two readers could read two ways: a repeated auth header, JSON key or parameter
 AMBIGUOUS = ErrorCode("70016", "Ambiguous request: {0}", 400)
+# Forward-auth, 70030-70039: a proxy asks Keyseal to verify a request it holds. The proxy's
+# configuration states the original request; when it does not, or cannot pass on the body the
+# client signed, the request is refused rather than passed on unverified (docs/decisions/0008).
+FORWARD_AUTH_MISCONFIGURED = ErrorCode(
+    "70030", "The proxy in front of this API did not send {0} to Keyseal's verifier; its "
+    "forward-auth configuration is incomplete (see Keyseal's README)", 500)
+BODY_NOT_FORWARDED = ErrorCode(
+    "70031", "This request has a body, and this route's proxy does not pass bodies to Keyseal, "
+    "so its signature cannot be verified; send it to a route configured to verify bodies", 400)
 # Master keys, 70040-70049: each message names where the keys were looked for (a home or
 # $KEYSEAL_MASTER_KEY) and what to do. See docs/decisions/0005-master-key-fingerprints.md.
 MASTER_KEYS_FROM_ENVIRONMENT = ErrorCode(

@@ -7,7 +7,16 @@ One module per command group; ``common`` holds what they share.
 
 from __future__ import annotations
 
-from keyseal.cli import accounts, audit, keys, ledger, master_keys, serve, sign  # noqa: F401  (register)
+from keyseal.cli import (  # noqa: F401  (register)
+    accounts,
+    audit,
+    forward_auth,
+    keys,
+    ledger,
+    master_keys,
+    serve,
+    sign,
+)
 from keyseal.cli.groups import app
 
 __all__ = ["app", "main"]

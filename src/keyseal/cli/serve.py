@@ -48,7 +48,7 @@ def serve(
                         "%(message)s")
     settings = settings_for(home, db, host=host, port=port, rate_limits=rate_limits is Switch.ON,
                          trusted_proxies=tuple(trusted_proxy or ()))
-    listener = _bound_socket(host, port)  # before the home: a busy port creates nothing
+    listener = bound_socket(host, port)  # before the home: a busy port creates nothing
     try:
         rt = open_home(settings)
         scheme = "https" if tls_cert else "http"
@@ -68,7 +68,7 @@ def serve(
         listener.close()
 
 
-def _bound_socket(host: str, port: int) -> socket.socket:
+def bound_socket(host: str, port: int) -> socket.socket:
     """The socket the server will listen on, bound now, so a port in use is said in one line
     before anything is created; uvicorn serves on this very socket, so nothing can take the
     port in between."""

@@ -85,14 +85,19 @@ class AccessTable:
         self._default = _route_access("*", self.default)
 
     def lookup(self, method: str, path: str) -> RouteAccess | None:
+        named, found = self.match(method, path)
+        return found if named else self._default
+
+    def match(self, method: str, path: str) -> tuple[bool, RouteAccess | None]:
+        """Whether an entry covers the request, and its demand (``None``: public)."""
         exact = self._exact
         for key in ((method, path), (None, path)):
             if key in exact:
-                return exact[key]
+                return True, exact[key]
         for prefix_method, prefix, found in self._prefixes:
             if path.startswith(prefix) and prefix_method in (None, method):
-                return found
-        return self._default
+                return True, found
+        return False, None
 
 
 def _route_access(pattern: str, rule: Rule) -> RouteAccess | None:
