@@ -91,6 +91,24 @@ async def test_a_proxy_that_does_not_state_the_request_gets_70030(
     assert named in envelope(reply)["msg"]
 
 
+@pytest.mark.parametrize("repeated", ["X-Forwarded-Uri", "X-Forwarded-Method",
+                                      "X-Keyseal-Body-Framing", "X-Keyseal-Body"])
+async def test_a_statement_made_twice_is_70030_not_the_last_one_believed(
+        verify: httpx.AsyncClient, sqlite_rt: Runtime, clock: ManualClock, repeated: str) -> None:
+    """A client's own X-Forwarded-Uri beside the proxy's would otherwise choose the route."""
+    key = make_key(sqlite_rt, perm="read_only,trade")
+    headers = list(asked(key, clock, "GET", "/orders", **NO_BODY).items())
+    headers.insert(0, (repeated, {"X-Forwarded-Uri": "/health", "X-Forwarded-Method": "GET",
+                                  "X-Keyseal-Body-Framing": "in-full",
+                                  "X-Keyseal-Body": ""}[repeated]))
+    if repeated == "X-Keyseal-Body":
+        headers.append(("X-Keyseal-Body", ""))
+        headers = [(k, v) for k, v in headers if k != "X-Keyseal-Body-Framing"]
+    reply = await verify.get("/verify", headers=headers)
+    assert reply.status_code == 500 and envelope(reply)["code"] == "70030", reply.text
+    assert "twice" in envelope(reply)["msg"]
+
+
 @pytest.mark.parametrize(("method", "target", "code", "status"), [
     ("get", "/orders", "50115", 405), ("G\u00c9T", "/orders", "50115", 405),
     ("GET", "http://elsewhere/orders", "50005", 404), ("GET", "*", "50005", 404),

@@ -90,7 +90,11 @@ class ForwardAuthApp:
                 return
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        in_full = _stated_headers(scope["headers"]).get(b"x-keyseal-body-framing") == IN_FULL
+        try:
+            in_full = _stated_headers(scope["headers"]).get(b"x-keyseal-body-framing") == IN_FULL
+        except errors.OkxError as refusal:
+            await self._refuse(send, refusal, in_header=True)
+            return
         try:
             caller = await self.verify(scope, receive, in_full=in_full)
         except errors.OkxError as refusal:
@@ -180,11 +184,15 @@ class ForwardAuthApp:
 
 
 def _stated_headers(raw: list[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
-    """The headers in which the proxy states the original request, raw bytes."""
+    """The headers in which the proxy states the original request, raw bytes; one stated
+    twice is a configuration that passed a client's own on (70030), never resolved."""
     found: dict[bytes, bytes] = {}
     for name, value in raw:
         name = name.lower()
         if name in _READ:
+            if name in found:
+                raise errors.FORWARD_AUTH_MISCONFIGURED(
+                    f"{name.decode('latin-1')} once (it came twice)")
             found[name] = value
     return found
 
