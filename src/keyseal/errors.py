@@ -149,6 +149,14 @@ IP_TOO_WIDE = ErrorCode(
 BALANCE_TOO_LARGE = ErrorCode(
     "70015", "This would take the {0} balance past what the ledger keeps exactly: {1} digits "
     "before the decimal point")
+# Rotation under one key id, 70020-70029 (docs/decisions/0007).
+ROTATE_DISABLED_KEY = ErrorCode(
+    "70020", "This API key is disabled; enable it before rotating its secret")
+ROTATION_IN_PROGRESS = ErrorCode(
+    "70021", "The previous secret of this API key still verifies (until {0} at the latest); "
+    "finish that overlap first, or force the rotation, which stops that previous secret now")
+NO_PREVIOUS_SECRET = ErrorCode(
+    "70022", "This API key has no previous secret that still verifies; nothing to finish")
 # Master keys, 70040-70049: each message names where the keys were looked for (a home or
 # $KEYSEAL_MASTER_KEY) and what to do. See docs/decisions/0005-master-key-fingerprints.md.
 MASTER_KEYS_FROM_ENVIRONMENT = ErrorCode(
