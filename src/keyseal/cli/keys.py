@@ -30,6 +30,7 @@ from keyseal.domain.commands import (
     EditKey,
     FinishRotation,
     RegenerateKey,
+    RetireOldSecrets,
     RotateKey,
     SetExpiryPolicy,
     SetKeyStatus,
@@ -291,11 +292,18 @@ def key_sweep(
                        ] = False,
     home: Home = None, db: Db = None, as_json: AsJson = False,
 ) -> None:
-    """Delete keys past the inactivity rule (no IP allow-list, unused for 30 days)."""
+    """Delete keys past the inactivity rule (no IP allow-list, unused for 30 days), and
+    retire rotated keys' old secrets whose silence or grace is over."""
     as_of_ms = None if as_of is None else _parse_time_ms(as_of)
     with runtime(home, db, reads_only=dry_run) as rt:
         swept = key_service.sweep(rt, SweepIdleKeys(as_of_ms=as_of_ms, dry_run=dry_run))
+        retired = key_service.retire_old_secrets(rt, RetireOldSecrets(as_of_ms=as_of_ms,
+                                                                      dry_run=dry_run))
         names = account_service.account_names(rt, [k.account_id for k in swept])
+    if retired:  # on stderr: --json stays the list of deleted keys
+        err.print(f"{'would retire' if dry_run else 'retired'} the old secret of "
+                  f"{len(retired)} rotated key(s): "
+                  + ", ".join(f"{k.api_key} ({k.label})" for k in retired), highlight=False)
     if as_json:
         print_json([{**key_row(k), "account": names[k.account_id].email,
                      "subAcct": names[k.account_id].sub_name} for k in swept])
