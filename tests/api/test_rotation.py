@@ -188,3 +188,25 @@ async def test_okx_sub_account_key_endpoints_answer_exactly_as_before(api: Api) 
     assert after.status_code == before.status_code and after.content == before.content
     one = await api.get(new_admin, f"{target}&apiKey={sub_key['apiKey']}")
     assert set(envelope(one)["data"][0]) == {"label", "apiKey", "perm", "ip", "ts"}
+
+
+async def test_a_websocket_login_accepts_the_old_secret_until_finished(api: Api) -> None:
+    from keyseal import errors
+    from keyseal.domain.keys import Environment
+    from keyseal.signing import sign_ws_login
+
+    old, new = rotate(api, api.key())
+    gate = api.app.state.gate
+    ts = str(int(api.clock()))
+
+    async def login(key: dict[str, str]) -> str:
+        try:
+            await gate.login(key["apiKey"], key["passphrase"], float(ts),
+                             sign_ws_login(key["secretKey"], ts), ts, Environment.LIVE,
+                             CLIENT_IP)
+        except errors.OkxError as refused:
+            return refused.code
+        return "0"
+    assert await login(new) == "0" and await login(old) == "0"
+    key_service.finish_rotation(api.rt, FinishRotation(old["apiKey"]))
+    assert await login(old) == "50113" and await login(new) == "0"
