@@ -434,9 +434,8 @@ def rotate_key(rt: Runtime, cmd: RotateKey) -> RotatedKey:
             raise errors.ROTATE_DISABLED_KEY(detail=f"key {key.api_key} is {key.status}")
         now = rt.now_ms()
         replaced = key.rotation is not None and key.rotation.old_live
-        if replaced and not cmd.force:
-            assert key.rotation is not None
-            ends = key.rotation.old_ends_ms(rt.settings.rotation_silence_s * 1000) or now
+        ends = old_secret_ends_at(rt, key)  # past: silent or over its grace, not yet swept
+        if ends is not None and ends > now and not cmd.force:
             raise errors.ROTATION_IN_PROGRESS(_iso(ends), detail=f"key {key.api_key}")
         current = key_rows.sealed_secret(work.conn, key.api_key) or _gone(key.api_key)
         old_sealed, old_hash = current
