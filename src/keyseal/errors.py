@@ -160,6 +160,14 @@ FORWARD_AUTH_MISCONFIGURED = ErrorCode(
 BODY_NOT_FORWARDED = ErrorCode(
     "70031", "This request has a body, and this route's proxy does not pass bodies to Keyseal, "
     "so its signature cannot be verified; send it to a route configured to verify bodies", 400)
+# Rotation under one key id, 70020-70029 (docs/decisions/0007).
+ROTATE_DISABLED_KEY = ErrorCode(
+    "70020", "This API key is disabled; enable it before rotating its secret")
+ROTATION_IN_PROGRESS = ErrorCode(
+    "70021", "The previous secret of this API key still verifies (until {0} at the latest); "
+    "finish that overlap first, or force the rotation, which stops that previous secret now")
+NO_PREVIOUS_SECRET = ErrorCode(
+    "70022", "This API key has no previous secret that still verifies; nothing to finish")
 # Master keys, 70040-70049: each message names where the keys were looked for (a home or
 # $KEYSEAL_MASTER_KEY) and what to do. See docs/decisions/0005-master-key-fingerprints.md.
 MASTER_KEYS_FROM_ENVIRONMENT = ErrorCode(

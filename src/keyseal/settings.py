@@ -14,6 +14,8 @@ from keyseal.domain.market import Market, default_market
 HOME_ENV = "KEYSEAL_HOME"
 DB_ENV = "KEYSEAL_DB"
 KEY_CACHE_MAX_AGE_ENV = "KEYSEAL_KEY_CACHE_MAX_AGE_S"
+ROTATION_SILENCE_ENV = "KEYSEAL_ROTATION_SILENCE_S"
+ROTATION_GRACE_ENV = "KEYSEAL_ROTATION_GRACE_S"
 MIN_IPV4_PREFIX_ENV = "KEYSEAL_MIN_IPV4_PREFIX"
 MIN_IPV6_PREFIX_ENV = "KEYSEAL_MIN_IPV6_PREFIX"
 
@@ -79,6 +81,13 @@ class Settings:
     market: Market = field(default_factory=default_market)
     expiry: ExpiryPolicy = field(default_factory=ExpiryPolicy)
     sweep_interval_s: float = 600.0
+    #: after a rotation the previous secret stops verifying once unused for this long
+    #: (counted from the rotation if never used since) ...
+    rotation_silence_s: int = field(
+        default_factory=lambda: _env_int(ROTATION_SILENCE_ENV, 24 * 3600))
+    #: ... or at the latest this long after the rotation (``key rotate --grace`` overrides)
+    rotation_grace_s: int = field(
+        default_factory=lambda: _env_int(ROTATION_GRACE_ENV, 7 * 24 * 3600))
     min_kyc_for_keys: int = 2
     login: LoginPolicy = field(default_factory=LoginPolicy)
     # IP allow-list entries wider than these prefixes are refused (an entry of /0 always is)
@@ -91,6 +100,10 @@ class Settings:
 
     def __post_init__(self) -> None:
         AllowlistRules(self.min_ipv4_prefix, self.min_ipv6_prefix)  # out of range: refused now
+        if self.rotation_silence_s < 1:
+            raise ValueError(f"{ROTATION_SILENCE_ENV} must be 1 or more seconds")
+        if not 0 <= self.rotation_grace_s <= 90 * 24 * 3600:
+            raise ValueError(f"{ROTATION_GRACE_ENV} must be 0 to 90 days, in seconds")
         self.home = Path(self.home).expanduser()
         if not self.db_url:
             self.db_url = os.environ.get(DB_ENV) or f"sqlite:///{self.home / 'keyseal.db'}"

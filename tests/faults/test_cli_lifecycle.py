@@ -38,7 +38,7 @@ PASS1 = "Passw0rd!one"
 PASS2 = "Passw0rd!two"
 PASS3 = "Passw0rd!three"
 KEY_ROW = {"apiKey", "label", "perm", "ip", "environment", "status", "ts", "lastUsed",
-           "lastUsedIp", "expires", "subAccountAccess", "explainSignatures"}
+           "lastUsedIp", "expires", "subAccountAccess", "explainSignatures", "rotation"}
 AUDIT_ROW = {"ts", "event", "actor", "ip", "accountId", "account", "subAcct", "apiKey",
              "details"}
 CLIENT = "203.0.113.7"

@@ -52,8 +52,9 @@ def test_migration_0004_adds_the_setting_off_to_existing_keys(rt: Runtime) -> No
         columns = list(conn.exec_driver_sql("SELECT * FROM api_keys").keys())
     assert "expires_ms" in columns
     assert "explain_signatures" not in columns
-    _alembic(rt.db, "head")
+    _alembic(rt.db, "0004")
     assert rt.db.schema_revision() == "0004"
+    _alembic(rt.db, "head")
     assert key_service.get_key(rt, api_key).explain_signatures is False
 
 

@@ -112,6 +112,9 @@ _CLI_HINTS = {
     errors.ACCOUNT_RESTRICTED.code: "lift it with `keyseal account unrestrict EMAIL`",
     errors.IP_FORMAT.code: "give --ip addresses or networks, e.g. --ip 203.0.113.7,10.1.0.0/16",
     errors.IP_TOO_WIDE.code: "give --ip the addresses the key is used from",
+    errors.ROTATE_DISABLED_KEY.code: "`keyseal key enable APIKEY` first",
+    errors.ROTATION_IN_PROGRESS.code: "`keyseal key rotate APIKEY --finish` ends that overlap "
+                                      "now; `--force` rotates anyway",
 }
 
 

@@ -19,6 +19,7 @@ from keyseal.cli.common import (
     out,
     print_json,
     read_secret,
+    refusals,
     runtime,
     when,
 )
@@ -27,13 +28,16 @@ from keyseal.domain.commands import (
     CreateKey,
     DeleteKey,
     EditKey,
+    FinishRotation,
     RegenerateKey,
+    RetireOldSecrets,
+    RotateKey,
     SetExpiryPolicy,
     SetKeyStatus,
     SweepIdleKeys,
 )
 from keyseal.domain.expiry import ExpiryPolicy, ExpiryScope
-from keyseal.domain.keys import CreatedKey, KeyStatus
+from keyseal.domain.keys import CreatedKey, KeyStatus, RotatedKey, parse_grace
 from keyseal.tables import print_table
 
 if TYPE_CHECKING:
@@ -90,7 +94,39 @@ def key_row(key: Any) -> dict[str, Any]:
             "expires": None if key.expires_ms is None else str(key.expires_ms),
             "subAccountAccess": key.sub_account_access,
             # demo keys always explain a 50113; live keys when the owner switched it on
-            "explainSignatures": key.explain_signatures or key.environment.value == "demo"}
+            "explainSignatures": key.explain_signatures or key.environment.value == "demo",
+            "rotation": rotation_row(key)}
+
+
+def rotation_row(key: Any) -> dict[str, Any] | None:
+    """A rotated key's previous secret: live or not, until when, and its last use."""
+    rotation = key.rotation
+    if rotation is None:
+        return None
+
+    def ms(value: int | None) -> str | None:
+        return None if value is None else str(value)
+    return {"rotated": ms(rotation.rotated_ms), "oldSecretLive": rotation.old_live,
+            "oldSecretGraceUntil": ms(rotation.grace_until_ms),
+            "oldSecretLastUsed": ms(rotation.old_last_used_ms),
+            "oldSecretLastUsedIp": rotation.old_last_used_ip,
+            "oldSecretEnded": ms(rotation.ended_ms)}
+
+
+def rotation_line(key: Any, ends_ms: int | None) -> str | None:
+    """One line on what became of a rotated key's previous secret, for people."""
+    rotation = key.rotation
+    if rotation is None:
+        return None
+    used = "not used since" if rotation.old_last_used_ms is None else (
+        f"last used {when(rotation.old_last_used_ms)}"
+        + (f" from {rotation.old_last_used_ip}" if rotation.old_last_used_ip else ""))
+    if rotation.old_live:
+        state = f"verifies until {when(ends_ms)} unless used again"
+    else:
+        state = f"stopped verifying {when(rotation.ended_ms)}"
+    return (f"{key.label} ({key.api_key}): rotated {when(rotation.rotated_ms)}; old secret "
+            f"{used}; {state}")
 
 
 @key_app.command("list")
@@ -117,6 +153,81 @@ def key_list(
                   f"{when(key.last_used_ms)} {key.last_used_ip or ''}".strip(),
                   "never" if key.expires_ms is None else when(key.expires_ms)) for key in found],
                 title=f"API keys of {owner}" + (f", unused for {stale:g}+ days" if stale else ""))
+    for key in found:
+        line = rotation_line(key, key_service.old_secret_ends_at(rt, key))
+        if line is not None:
+            out.print(line, highlight=False)
+
+
+@key_app.command("rotate")
+def key_rotate(
+    api_key: Annotated[str, typer.Argument(help="The apiKey.")],
+    grace: Annotated[str | None, typer.Option(
+        "--grace", help="How long the old secret may keep verifying at the latest: 7d, 36h, "
+        "90m, or days; 0 stops it now [default: KEYSEAL_ROTATION_GRACE_S, 7 days]. It stops "
+        "sooner once unused for KEYSEAL_ROTATION_SILENCE_S (24 h).", show_default=False)
+    ] = None,
+    new_passphrase: Annotated[bool, typer.Option(
+        "--new-passphrase", help="Also a new passphrase (read from stdin, or prompted); the "
+        "old secret keeps the old one.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Rotate even while a previous secret still verifies (it stops now).")
+    ] = False,
+    finish: Annotated[bool, typer.Option(
+        "--finish", help="Issue nothing: end the overlap now, the old secret stops verifying.")
+    ] = False,
+    home: Home = None, db: Db = None, as_json: AsJson = False,
+) -> None:
+    """A new secret for the same key id, shown once. The old secret keeps verifying until it
+    has been unused for a while or the grace passes, so clients move over without downtime;
+    limits, usage and the audit trail stay the key's."""
+    if finish:
+        if grace is not None or new_passphrase or force:
+            err.print("[red]error:[/] --finish takes no --grace, --new-passphrase or --force.")
+            raise typer.Exit(2)
+        with runtime(home, db) as rt:
+            key = key_service.finish_rotation(rt, FinishRotation(api_key))
+        if as_json:
+            print_json(key_row(key))
+        else:
+            out.print(f"key {api_key} ({key.label}): the old secret no longer verifies")
+        return
+    grace_ms = None
+    if grace is not None:
+        with refusals():
+            grace_ms = parse_grace(grace)
+    passphrase = read_secret("new passphrase", confirm=True) if new_passphrase else None
+    with runtime(home, db) as rt:
+        rotated = key_service.rotate_key(rt, RotateKey(
+            api_key, grace_ms=grace_ms, new_passphrase=passphrase, force=force))
+        ends = key_service.old_secret_ends_at(rt, rotated.key)
+        silence_s = rt.settings.rotation_silence_s
+    _show_rotated(rotated, ends, silence_s, as_json)
+
+
+def _show_rotated(rotated: RotatedKey, ends_ms: int | None, silence_s: int, as_json: bool
+                  ) -> None:
+    key = rotated.key
+    shown = {"apiKey": key.api_key, "secretKey": rotated.secret_key,
+             "passphrase": rotated.passphrase, "label": key.label,
+             "oldSecretGraceUntil": None if rotated.old_until_ms is None
+             else str(rotated.old_until_ms),
+             "oldSecretSilenceS": silence_s}
+    if as_json:
+        print(json.dumps(shown))
+        return
+    rows = [(name, value) for name, value in shown.items()
+            if value is not None and name != "oldSecretSilenceS"]
+    print_table(out, ("field", "value"), rows,
+                title="New secret for the same API key — copy it now: it is shown once")
+    if rotated.old_until_ms is None:
+        err.print("the old secret no longer verifies", highlight=False)
+        return
+    silence = f"{silence_s / 3600:g} h" if silence_s % 3600 == 0 else f"{silence_s} s"
+    err.print(f"the old secret keeps verifying until it has been unused for {silence} (if "
+              f"unused from now: {when(ends_ms)}), at the latest until "
+              f"{when(rotated.old_until_ms)}; put the new secret into every client, then end "
+              f"the overlap with `keyseal key rotate {key.api_key} --finish`", highlight=False)
 
 
 @key_app.command("edit")
@@ -181,11 +292,18 @@ def key_sweep(
                        ] = False,
     home: Home = None, db: Db = None, as_json: AsJson = False,
 ) -> None:
-    """Delete keys past the inactivity rule (no IP allow-list, unused for 30 days)."""
+    """Delete keys past the inactivity rule (no IP allow-list, unused for 30 days), and
+    retire rotated keys' old secrets whose silence or grace is over."""
     as_of_ms = None if as_of is None else _parse_time_ms(as_of)
     with runtime(home, db, reads_only=dry_run) as rt:
         swept = key_service.sweep(rt, SweepIdleKeys(as_of_ms=as_of_ms, dry_run=dry_run))
+        retired = key_service.retire_old_secrets(rt, RetireOldSecrets(as_of_ms=as_of_ms,
+                                                                      dry_run=dry_run))
         names = account_service.account_names(rt, [k.account_id for k in swept])
+    if retired:  # on stderr: --json stays the list of deleted keys
+        err.print(f"{'would retire' if dry_run else 'retired'} the old secret of "
+                  f"{len(retired)} rotated key(s): "
+                  + ", ".join(f"{k.api_key} ({k.label})" for k in retired), highlight=False)
     if as_json:
         print_json([{**key_row(k), "account": names[k.account_id].email,
                      "subAcct": names[k.account_id].sub_name} for k in swept])

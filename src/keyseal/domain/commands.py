@@ -137,6 +137,41 @@ class RegenerateKey:
 
 
 @dataclass(frozen=True)
+class RotateKey:
+    """A new secret (and, with ``new_passphrase``, a new passphrase) for the same key id; the
+    current secret verifies beside it for ``grace_ms`` at most (None: the setting; 0: not at
+    all). ``force`` replaces a previous secret that still verifies."""
+
+    api_key: str
+    _: KW_ONLY
+    grace_ms: int | None = None
+    new_passphrase: str | None = field(default=None, repr=False)
+    force: bool = False
+    actor: Actor = OPERATOR
+    totp_code: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class FinishRotation:
+    """End a rotation's overlap now: the previous secret stops verifying."""
+
+    api_key: str
+    _: KW_ONLY
+    actor: Actor = OPERATOR
+    totp_code: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class RetireOldSecrets:
+    """The sweeper's part in rotation: retire every previous secret whose time is up."""
+
+    _: KW_ONLY
+    as_of_ms: int | None = None
+    dry_run: bool = False
+    batch: int = 500
+
+
+@dataclass(frozen=True)
 class SweepIdleKeys:
     _: KW_ONLY
     as_of_ms: int | None = None

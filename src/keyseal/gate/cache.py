@@ -63,6 +63,8 @@ class KeyCache:
             # a reload after max_age: the same hash accepts and refuses the same passphrases,
             # so a hot key costs no argon2 check each time it ages out
             entry.passphrase_ok, entry.passphrase_bad = aged[0].passphrase_ok, aged[0].passphrase_bad
+        if aged is not None:
+            _carry_previous(aged[0], entry)
         self._entries[api_key] = (entry, self._clock() + self._max_age)
         self._entries.move_to_end(api_key)
         while len(self._entries) > self._capacity:
@@ -88,3 +90,15 @@ class KeyCache:
 
     def __len__(self) -> int:
         return len(self._entries) + len(self._unknown)
+
+
+def _carry_previous(aged: KeyEntry, entry: KeyEntry) -> None:
+    """A reload after max_age keeps what this process knows of the same previous secret:
+    its passphrase results, and its uses here that the usage writer has not stored yet."""
+    old, new = aged.previous, entry.previous
+    if old is None or new is None or old.secret != new.secret \
+            or old.grace_until_ms != new.grace_until_ms:
+        return
+    new.ends_ms = max(new.ends_ms, old.ends_ms)
+    if old.passphrase_hash == new.passphrase_hash:
+        new.passphrase_ok, new.passphrase_bad = old.passphrase_ok, old.passphrase_bad

@@ -10,6 +10,29 @@ from keyseal.domain.permissions import Permission
 
 
 @dataclass(slots=True)
+class PreviousSecret:
+    """A rotated key's previous secret, verifying beside the new one until ``ends_ms``: the
+    first of the grace deadline and ``silence_ms`` after its last use (docs/decisions/0007).
+    Uses seen by this process move ``ends_ms`` at once; other processes' uses reach it when
+    the entry is reloaded, and the sweeper retires the secret from the store's record."""
+
+    secret: bytes = field(repr=False)
+    #: None: the key's current passphrase goes with it too
+    passphrase_hash: str | None = field(repr=False)
+    grace_until_ms: int
+    silence_ms: int
+    ends_ms: int
+    passphrase_ok: bytes | None = field(default=None, repr=False)
+    passphrase_bad: set[bytes] = field(default_factory=set, repr=False)
+
+    def live(self, now_ms: int) -> bool:
+        return now_ms < self.ends_ms
+
+    def used(self, at_ms: int) -> None:
+        self.ends_ms = max(self.ends_ms, min(self.grace_until_ms, at_ms + self.silence_ms))
+
+
+@dataclass(slots=True)
 class KeyEntry:
     """Everything verification needs, so a warm request touches no database."""
 
@@ -33,6 +56,8 @@ class KeyEntry:
     passphrase_bad: set[bytes] = field(default_factory=set, repr=False)
     #: a 50113 tells the caller what was hashed (always for demo keys: see ``explains``)
     explain_signatures: bool = False
+    #: while a rotation's overlap lasts, the previous secret
+    previous: PreviousSecret | None = None
 
     def __post_init__(self) -> None:
         self.permission_bits = int(self.permission)

@@ -4,7 +4,8 @@
 headers present (50103 key, 50106 sign, 50107 timestamp, 50104 passphrase) → timestamp
 parses (50112) → key known (50111) → environment (50101) → key disabled or account
 restricted (50100) → timestamp within the window (50102, saying ``skewMs``) → signature
-(50113, with ``explain`` for demo keys and keys that ask for it) → passphrase (50105) → IP
+(50113, with ``explain`` for demo keys and keys that ask for it; a rotated key's previous
+secret is tried after the current one while its overlap lasts) → passphrase (50105) → IP
 allow-list (50110) → permission (50120) → sub-account management (59500,
 70010, 50035: the key must be really bound to IPs) → rate limit (50011) → usage recorded.
 
@@ -31,7 +32,7 @@ from keyseal.crypto.passwords import FastVerifier
 from keyseal.domain.keys import Environment, looks_like_api_key
 from keyseal.domain.permissions import Permission
 from keyseal.gate.cache import KeyCache
-from keyseal.gate.entry import KeyEntry
+from keyseal.gate.entry import KeyEntry, PreviousSecret
 from keyseal.gate.known_keys import KnownKeys
 from keyseal.gate.ratelimit import Rate, RateLimiter
 from keyseal.gate.usage import UsageRecorder
@@ -118,12 +119,15 @@ class Gate:
             entry = await self._entry(api_key)
         environment = Environment.from_header(headers.get("x-simulated-trading"))
         now = self._clock()
+        now_ms = int(now * 1000)
         self._check_state(entry, environment, now - sent_at)
         # the signature first: a passphrase not yet accepted costs an argon2 check, spent only
         # on a caller who holds the secret, so a key id alone buys no hashing and no guesses
-        _verify_signature(entry, request, timestamp, signature)
-        ok = entry.passphrase_ok
-        if ok is None or not self._fast.same(ok, self._fast.digest(passphrase)):
+        previous = _verify_signature(entry, request, timestamp, signature, now_ms)
+        if previous is not None:  # a rotated key's previous secret: its own passphrase
+            await self._verify_passphrase(entry, passphrase, previous)
+        elif (ok := entry.passphrase_ok) is None or not self._fast.same(
+                ok, self._fast.digest(passphrase)):
             await self._verify_passphrase(entry, passphrase)
         if entry.allowlist and not entry.allowlist.permits(request.client_ip):
             raise errors.IP_NOT_ALLOWED(request.client_ip, detail=f"key {api_key}")
@@ -135,7 +139,9 @@ class Gate:
         if guard.rate is not None and not self._limiter.allow(
                 (entry.account_id, environment, guard.rate_group), guard.rate):
             raise errors.RATE_LIMITED(detail=f"account {entry.uid}: {guard.rate_group} {guard.rate}")
-        self._usage.record(api_key, int(now * 1000), request.client_ip)
+        self._usage.record(api_key, now_ms, request.client_ip)
+        if previous is not None:
+            self._used_previous(api_key, previous, now_ms, request.client_ip)
         return Principal(entry, environment, request.client_ip)
 
     async def login(self, api_key: str, passphrase: str, timestamp_s: float, signature: str,
@@ -143,13 +149,27 @@ class Gate:
         """A WebSocket ``op=login``: the same key checks, over the fixed login prehash."""
         entry = await self._entry(api_key)
         self._check_state(entry, environment, self._clock() - timestamp_s)
+        previous = None
         if not signatures_match(signature, sign_ws_login(entry.secret, timestamp_text)):
-            raise errors.INVALID_SIGN(detail=f"key {api_key}: login signature mismatch")
-        await self._verify_passphrase(entry, passphrase)
+            previous = entry.previous
+            if previous is None or not previous.live(int(self._clock() * 1000)) or \
+                    not signatures_match(signature, sign_ws_login(previous.secret, timestamp_text)):
+                raise errors.INVALID_SIGN(detail=f"key {api_key}: login signature mismatch")
+        await self._verify_passphrase(entry, passphrase, previous)
         if not entry.allowlist.permits(client_ip):
             raise errors.IP_NOT_ALLOWED(client_ip, detail=f"key {api_key}")
-        self._usage.record(api_key, int(self._clock() * 1000), client_ip)
+        now_ms = int(self._clock() * 1000)
+        self._usage.record(api_key, now_ms, client_ip)
+        if previous is not None:
+            self._used_previous(api_key, previous, now_ms, client_ip)
         return entry
+
+    def _used_previous(self, api_key: str, previous: PreviousSecret, now_ms: int,
+                       client_ip: str) -> None:
+        """A use of the previous secret keeps it from falling silent, here at once and, once
+        written, for the sweeper and the other processes."""
+        previous.used(now_ms)
+        self._usage.record_old_secret(api_key, now_ms, client_ip)
 
     def _check_state(self, entry: KeyEntry, environment: Environment, age_s: float) -> None:
         """Environment, then disabled/restricted, then the timestamp window (§1.9 order)."""
@@ -179,20 +199,27 @@ class Gate:
             raise errors.INVALID_KEY(detail=f"unknown key {api_key}")
         return cached
 
-    async def _verify_passphrase(self, entry: KeyEntry, passphrase: str) -> None:
+    async def _verify_passphrase(self, entry: KeyEntry, passphrase: str,
+                                 previous: PreviousSecret | None = None) -> None:
+        """The passphrase of the secret that signed: the key's, or the previous secret's own
+        when a new passphrase came with the rotation."""
+        holder: KeyEntry | PreviousSecret = entry
+        if previous is not None and previous.passphrase_hash is not None:
+            holder = previous
+        stored = holder.passphrase_hash
+        assert stored is not None
         digest = self._fast.digest(passphrase)
-        if entry.passphrase_ok is not None and self._fast.same(entry.passphrase_ok, digest):
+        if holder.passphrase_ok is not None and self._fast.same(holder.passphrase_ok, digest):
             return
-        if digest in entry.passphrase_bad:
+        if digest in holder.passphrase_bad:
             raise errors.PASSPHRASE_INCORRECT(detail=f"key {entry.api_key}")
         accepted = await _single_flight(
-            self._checking, (entry.api_key, digest),
-            lambda: self._check_passphrase(entry.passphrase_hash, passphrase))
+            self._checking, (stored, digest), lambda: self._check_passphrase(stored, passphrase))
         if accepted:
-            entry.passphrase_ok = digest
+            holder.passphrase_ok = digest
             return
-        if len(entry.passphrase_bad) < MAX_BAD_PASSPHRASES:
-            entry.passphrase_bad.add(digest)
+        if len(holder.passphrase_bad) < MAX_BAD_PASSPHRASES:
+            holder.passphrase_bad.add(digest)
         raise errors.PASSPHRASE_INCORRECT(detail=f"key {entry.api_key}")
 
 
@@ -235,23 +262,32 @@ def _parse_timestamp(timestamp: str) -> float:
 
 
 def _verify_signature(entry: KeyEntry, request: SignedRequest, timestamp: str,
-                      signature: str) -> None:
+                      signature: str, now_ms: int) -> PreviousSecret | None:
     """The raw target first; then once more percent-decoded (python-okx signs values that
     httpx encodes afterwards). Both need the secret. Bytes throughout: this runs on every
-    request, and the same computation as ``signing.sign_request`` without its conversions."""
+    request, and the same computation as ``signing.sign_request`` without its conversions.
+    Then, for a rotated key whose previous secret is still live, the same with that secret;
+    returns it when it signed (None: the current secret did)."""
     given = signature.encode("latin-1")
     head = timestamp.encode("latin-1") + request.method.encode("ascii")
-    expected = b64encode(hmac.digest(entry.secret, head + request.target + request.body,
-                                     "sha256"))
-    if hmac.compare_digest(given, expected):
-        return
+    raw = head + request.target + request.body
+    if hmac.compare_digest(given, b64encode(hmac.digest(entry.secret, raw, "sha256"))):
+        return None
     decoded = decoded_target(request.target)
-    if decoded != request.target:
-        expected = b64encode(hmac.digest(entry.secret, head + decoded + request.body, "sha256"))
-        if hmac.compare_digest(given, expected):
-            return
+    other = head + decoded + request.body if decoded != request.target else None
+    if other is not None and _signed(entry.secret, given, other):
+        return None
+    previous = entry.previous
+    if previous is not None and previous.live(now_ms) and (
+            _signed(previous.secret, given, raw)
+            or (other is not None and _signed(previous.secret, given, other))):
+        return previous
     # a demo key, or one whose owner asked, is told what was hashed: all of it comes from the
     # request itself, so it gives away neither the secret nor the signature we expected
     extra = {"explain": explain(timestamp, request.method, request.target, request.body)} \
         if entry.explains else None
     raise errors.INVALID_SIGN(detail=f"key {entry.api_key}: signature mismatch", extra=extra)
+
+
+def _signed(secret: bytes, given: bytes, prehash: bytes) -> bool:
+    return hmac.compare_digest(given, b64encode(hmac.digest(secret, prehash, "sha256")))

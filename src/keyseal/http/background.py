@@ -54,13 +54,13 @@ class ChangeFollower:
 
 def flush_usage(state: ServerState) -> int:
     """Write pending last-used records in one statement; put them back if the write fails."""
-    batch = state.usage.drain()
-    if not batch:
+    batch, old_secrets = state.usage.drain(), state.usage.drain_old_secrets()
+    if not batch and not old_secrets:
         return 0
     try:
-        key_service.record_usage(state.rt, batch)
+        key_service.record_usage(state.rt, batch, old_secrets)
     except Exception:
-        state.usage.restore(batch)
+        state.usage.restore(batch, old_secrets)
         raise
     return len(batch)
 
@@ -76,12 +76,17 @@ async def usage_writer(state: ServerState, interval_s: float) -> None:
 
 
 async def sweeper(state: ServerState, interval_s: float) -> None:
-    """Delete idle keys now and then; the change log tells every process."""
+    """Delete idle keys and retire rotated keys' previous secrets whose time is up, now and
+    then; the change log tells every process. (Each process's gate already refuses a previous
+    secret past its time by its own reckoning; this makes it so in the store.)"""
     while True:
         try:
             swept = await asyncio.to_thread(key_service.sweep, state.rt)
             if swept:
                 log.info("swept %d idle key(s)", len(swept))
+            retired = await asyncio.to_thread(key_service.retire_old_secrets, state.rt)
+            if retired:
+                log.info("retired the previous secret of %d rotated key(s)", len(retired))
         except Exception:
             log.exception("the sweeper failed; will retry")
         await asyncio.sleep(interval_s)

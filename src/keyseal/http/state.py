@@ -17,7 +17,7 @@ from keyseal.http.background import ChangeFollower
 from keyseal.services import changes as change_service
 from keyseal.services import keys as key_service
 from keyseal.services.balance_cache import BalanceCache
-from keyseal.services.changes import ACCOUNT_WIDE, KEY_GONE, Change, ChangeCursor
+from keyseal.services.changes import ACCOUNT_WIDE, KEEPS_SESSIONS, KEY_GONE, Change, ChangeCursor
 from keyseal.services.runtime import Runtime
 
 
@@ -87,7 +87,8 @@ class ServerState:
                 elif change.kind in KEY_GONE:
                     self.known_keys.discard(change.api_key)
                 self.key_cache.evict(change.api_key)
-                self.close_sessions(api_key=change.api_key)
+                if change.kind not in KEEPS_SESSIONS:
+                    self.close_sessions(api_key=change.api_key)
             if change.account_id is not None and change.kind in ACCOUNT_WIDE:
                 self.key_cache.evict_account(change.account_id)
                 if change.kind == "restricted":

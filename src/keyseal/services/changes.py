@@ -14,6 +14,9 @@ from keyseal.store.changes import Change as Change  # what callers of these serv
 ACCOUNT_WIDE = frozenset({"restricted", "unrestricted", "kyc"})
 #: change kinds after which a key id no longer exists
 KEY_GONE = frozenset({"deleted", "expired"})
+#: change kinds after which a logged-in WebSocket session stays valid: a rotation leaves the
+#: secret it logged in with verifying (the end of the overlap closes them: "retired")
+KEEPS_SESSIONS = frozenset({"rotated"})
 #: at start, ids this far below the newest that are not visible yet are watched as gaps:
 #: transactions still open then may commit them later
 RECENT_IDS = 100

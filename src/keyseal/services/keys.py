@@ -1,4 +1,4 @@
-"""API-key use cases: create, list, edit, disable, enable, delete, regenerate, expire — and
+"""API-key use cases: create, list, edit, disable, enable, delete, regenerate, rotate, expire — and
 loading a key for the gate. Every rule lives here, so the CLI, the OKX endpoints and the
 dashboard refuse the same things with the same codes. Each use case is one transaction."""
 
@@ -8,6 +8,8 @@ import contextlib
 import re
 import uuid
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import NoReturn
 
 from sqlalchemy.exc import IntegrityError
 
@@ -22,8 +24,11 @@ from keyseal.domain.commands import (
     DeleteSubKey,
     EditKey,
     EditSubKey,
+    FinishRotation,
     ListSubKeys,
     RegenerateKey,
+    RetireOldSecrets,
+    RotateKey,
     SetExpiryPolicy,
     SetKeyStatus,
     SweepIdleKeys,
@@ -33,15 +38,18 @@ from keyseal.domain.ipallow import IpAllowlist
 from keyseal.domain.keys import (
     MAX_KEYS_PER_ACCOUNT,
     MAX_LABEL_LENGTH,
+    MAX_ROTATION_GRACE_MS,
     ApiKey,
     CreatedKey,
     Environment,
     KeyStatus,
+    RotatedKey,
     check_label,
     check_passphrase,
+    old_secret_ends_ms,
 )
 from keyseal.domain.permissions import Permission
-from keyseal.gate.entry import KeyEntry
+from keyseal.gate.entry import KeyEntry, PreviousSecret
 from keyseal.services import accounts as account_service
 from keyseal.services.accounts import check_second_factor, second_factor_attempt
 from keyseal.services.runtime import EXPIRY_POLICY, Runtime
@@ -365,7 +373,7 @@ def used_recently(rt: Runtime, key: ApiKey, hours: float = 24) -> bool:
     return key.last_used_ms is not None and rt.now_ms() - key.last_used_ms < hours * 3_600_000
 
 
-def _gone(api_key: str) -> ApiKey:
+def _gone(api_key: str) -> NoReturn:
     raise errors.KEY_NOT_FOUND(detail=f"key {api_key} was deleted meanwhile")
 
 
@@ -401,6 +409,109 @@ def regenerate_key(rt: Runtime, cmd: RegenerateKey) -> CreatedKey:
         if cmd.disable_old:
             _set_status(work, old, KeyStatus.DISABLED, cmd.actor)
     return created
+
+
+# -- rotation under the same key id (docs/decisions/0007) ---------------------------------
+def rotate_key(rt: Runtime, cmd: RotateKey) -> RotatedKey:
+    """A new secret (and, if given, passphrase) for the same key id: limits, usage and the
+    audit trail stay the key's. The current secret becomes the previous one, moved as it is
+    sealed (under the key id as associated data), and verifies beside the new one until it
+    has been silent for ``rotation_silence_s`` or the grace deadline passes. A previous
+    secret still in its overlap is replaced only with ``force``."""
+    grace_ms = rt.settings.rotation_grace_s * 1000 if cmd.grace_ms is None else cmd.grace_ms
+    if not 0 <= grace_ms <= MAX_ROTATION_GRACE_MS:
+        raise errors.PARAM_ERROR("grace", detail="0 to 90 days")
+    passphrase_hash = None
+    if cmd.new_passphrase is not None:  # argon2 outside the transaction
+        passphrase_hash = hash_secret(check_passphrase(cmd.new_passphrase))
+    secret = new_api_secret()
+    with _second_factor_counted(rt, cmd.actor, cmd.actor.account_id), unit_of_work(rt) as work:
+        key, owner, master = _key_in_scope(work, cmd.actor, cmd.api_key)
+        _authorize_change(work, master, cmd.actor, cmd.totp_code)
+        account_rows.lock(work.conn, owner.id)  # two rotations of one key queue here
+        key = key_rows.get(work.conn, cmd.api_key) or _gone(cmd.api_key)
+        if key.status is not KeyStatus.ENABLED:
+            raise errors.ROTATE_DISABLED_KEY(detail=f"key {key.api_key} is {key.status}")
+        now = rt.now_ms()
+        replaced = key.rotation is not None and key.rotation.old_live
+        ends = old_secret_ends_at(rt, key)  # past: silent or over its grace, not yet swept
+        if ends is not None and ends > now and not cmd.force:
+            raise errors.ROTATION_IN_PROGRESS(_iso(ends), detail=f"key {key.api_key}")
+        current = key_rows.sealed_secret(work.conn, key.api_key) or _gone(key.api_key)
+        old_sealed, old_hash = current
+        grace_until = now + grace_ms if grace_ms > 0 else None
+        key_rows.rotate_secret(
+            work.conn, key.api_key,
+            secret_sealed=rt.keyring.seal(secret.encode(), key.api_key.encode()),
+            passphrase_hash=passphrase_hash,
+            prev_secret_sealed=old_sealed if grace_until is not None else None,
+            prev_passphrase_hash=old_hash if passphrase_hash is not None else None,
+            rotated_ms=now, prev_expires_ms=grace_until)
+        work.changed("rotated", api_key=key.api_key)
+        work.audit(cmd.actor, "key_rotated", account_id=key.account_id, api_key=key.api_key,
+                   label=key.label, old_secret_until_ms=grace_until,
+                   silence_s=rt.settings.rotation_silence_s,
+                   new_passphrase=passphrase_hash is not None, replaced_previous=replaced)
+        rotated = key_rows.get(work.conn, key.api_key) or _gone(key.api_key)
+    return RotatedKey(rotated, secret, cmd.new_passphrase, grace_until)
+
+
+def finish_rotation(rt: Runtime, cmd: FinishRotation) -> ApiKey:
+    """End the overlap now: the previous secret stops verifying in every process. Only
+    narrows what a key accepts, so a restricted account may still do it."""
+    with _second_factor_counted(rt, cmd.actor, cmd.actor.account_id), unit_of_work(rt) as work:
+        key, _, master = _key_in_scope(work, cmd.actor, cmd.api_key)
+        if cmd.actor.needs_2fa:
+            check_second_factor(work, master, cmd.totp_code)
+        if not key_rows.end_previous_secret(work.conn, key.api_key, rt.now_ms()):
+            raise errors.NO_PREVIOUS_SECRET(detail=f"key {key.api_key}")
+        _retired(work, key, cmd.actor, "finished")
+        return key_rows.get(work.conn, key.api_key) or _gone(key.api_key)
+
+
+def retire_old_secrets(rt: Runtime, cmd: RetireOldSecrets | None = None) -> list[ApiKey]:
+    """The sweeper's part: retire every previous secret past its grace deadline or silent
+    for ``rotation_silence_s``. Reads only keys in an overlap; each retirement is reported
+    by the process that made it, however many sweep at once."""
+    cmd = cmd or RetireOldSecrets()
+    as_of = rt.now_ms() if cmd.as_of_ms is None else cmd.as_of_ms
+    silence_ms = rt.settings.rotation_silence_s * 1000
+    retired: list[ApiKey] = []
+    while True:
+        with unit_of_work(rt) as work:
+            due = key_rows.previous_secrets_due(work.conn, as_of, silence_ms, limit=cmd.batch)
+            if cmd.dry_run:
+                return due
+            for key in due:
+                if not key_rows.end_previous_secret(work.conn, key.api_key, as_of):
+                    continue  # finished, or retired by another sweeper, meanwhile
+                assert key.rotation is not None and key.rotation.grace_until_ms is not None
+                why = "grace" if key.rotation.grace_until_ms <= as_of else "silent"
+                _retired(work, key, SWEEPER, why)
+                retired.append(key)
+        if len(due) < cmd.batch:
+            return retired
+
+
+def _retired(work: Work, key: ApiKey, actor: Actor, reason: str) -> None:
+    rotation = key.rotation
+    assert rotation is not None
+    work.changed("retired", api_key=key.api_key)
+    work.audit(actor, "key_old_secret_retired", account_id=key.account_id,
+               api_key=key.api_key, label=key.label, reason=reason,
+               rotated_ms=rotation.rotated_ms, old_last_used_ms=rotation.old_last_used_ms,
+               old_last_used_ip=rotation.old_last_used_ip)
+
+
+def old_secret_ends_at(rt: Runtime, key: ApiKey) -> int | None:
+    """When ``key``'s previous secret stops verifying unless used again (None: it has)."""
+    if key.rotation is None:
+        return None
+    return key.rotation.old_ends_ms(rt.settings.rotation_silence_s * 1000)
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 # -- inactivity ----------------------------------------------------------------------------
@@ -450,10 +561,13 @@ def set_expiry_policy(rt: Runtime, cmd: SetExpiryPolicy) -> int:
     return due
 
 
-def record_usage(rt: Runtime, usage: list[tuple[str, int, str]]) -> None:
-    """Last-used time and IP of many keys in one statement (the gate batches them)."""
+def record_usage(rt: Runtime, usage: list[tuple[str, int, str]],
+                 old_secrets: list[tuple[str, int, str]] | None = None) -> None:
+    """Last-used time and IP of many keys in one statement (the gate batches them), and of
+    the rotated keys' previous secrets among them."""
     with rt.db.write() as conn:
         key_rows.record_usage(conn, usage, rt.settings.expiry.idle_days * DAY_MS)
+        key_rows.record_old_secret_usage(conn, old_secrets or [])
 
 
 def load_entry(rt: Runtime, api_key: str) -> KeyEntry | None:
@@ -463,7 +577,18 @@ def load_entry(rt: Runtime, api_key: str) -> KeyEntry | None:
     if found is None:
         return None
     key = found.key
-    return KeyEntry(
+    previous = None
+    rotation = key.rotation
+    if found.prev_secret_sealed is not None and rotation is not None \
+            and rotation.grace_until_ms is not None:
+        silence_ms = rt.settings.rotation_silence_s * 1000
+        previous = PreviousSecret(
+            secret=rt.open_sealed(found.prev_secret_sealed, api_key.encode()),
+            passphrase_hash=found.prev_passphrase_hash,
+            grace_until_ms=rotation.grace_until_ms, silence_ms=silence_ms,
+            ends_ms=old_secret_ends_ms(rotation.grace_until_ms, rotation.rotated_ms,
+                                       rotation.old_last_used_ms, silence_ms))
+    return KeyEntry(previous=previous,
         api_key=key.api_key, account_id=key.account_id, uid=found.uid, main_uid=found.main_uid,
         label=key.label, secret=rt.open_sealed(found.secret_sealed, api_key.encode()),
         passphrase_hash=found.passphrase_hash, permission=key.permission,

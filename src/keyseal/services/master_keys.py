@@ -115,6 +115,12 @@ def reseal_api_secrets(conn: Connection, ring: MasterKeyring) -> int:
             key_rows.replace_sealed_secret(conn, api_key, ring.seal(ring.open(sealed, context),
                                                                     context))
             changed += 1
+    for api_key, sealed in key_rows.all_sealed_previous_secrets(conn):  # rotations' overlaps
+        if ring.version_of(sealed) != ring.current_version:
+            context = api_key.encode()
+            key_rows.replace_sealed_previous_secret(
+                conn, api_key, ring.seal(ring.open(sealed, context), context))
+            changed += 1
     return changed
 
 

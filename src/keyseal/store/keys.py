@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, case, delete, func, insert, or_, select, update
 
 from keyseal.domain.ipallow import IpAllowlist
-from keyseal.domain.keys import ApiKey, Environment, KeyStatus
+from keyseal.domain.keys import ApiKey, Environment, KeyStatus, Rotation
 from keyseal.domain.permissions import Permission
 from keyseal.store.tables import accounts, api_keys
 
@@ -27,10 +27,23 @@ class KeyCredentials:
     account_restricted: bool
     master_id: int | None
     kyc_level: int
+    #: the previous secret while a rotation's overlap lasts (sealed like ``secret_sealed``),
+    #: and its passphrase hash when a new passphrase came with the new secret
+    prev_secret_sealed: bytes | None = None
+    prev_passphrase_hash: str | None = None
+
+
+def _rotation(row: Any) -> Rotation | None:
+    if row.rotated_ms is None:
+        return None
+    return Rotation(rotated_ms=row.rotated_ms, grace_until_ms=row.prev_expires_ms,
+                    old_last_used_ms=row.prev_last_used_ms, old_last_used_ip=row.prev_last_used_ip,
+                    ended_ms=row.prev_ended_ms,
+                    new_passphrase=row.prev_passphrase_hash is not None)
 
 
 def _api_key(row: Any) -> ApiKey:
-    return ApiKey(
+    return ApiKey(rotation=_rotation(row),
         api_key=row.api_key, account_id=row.account_id, label=row.label,
         permission=Permission(row.perm), allowlist=IpAllowlist.stored(row.ips),
         environment=Environment(row.environment), status=KeyStatus(row.status),
@@ -77,7 +90,9 @@ def credentials(conn: Connection, api_key: str, *, lock: bool = False
         key=_api_key(row), secret_sealed=row.secret_sealed, passphrase_hash=row.passphrase_hash,
         sub_account_access=bool(row.sub_account_access), uid=row.uid, main_uid=row.main_uid,
         account_restricted=bool(row.restricted) or bool(row.master_restricted),
-        master_id=row.master_id, kyc_level=row.main_kyc)
+        master_id=row.master_id, kyc_level=row.main_kyc,
+        prev_secret_sealed=row.prev_secret_sealed if row.prev_expires_ms is not None else None,
+        prev_passphrase_hash=row.prev_passphrase_hash)
 
 
 def for_account(conn: Connection, account_id: int) -> list[ApiKey]:
@@ -120,6 +135,71 @@ def record_usage(conn: Connection, usage: Iterable[tuple[str, int, str]], idle_m
                     expires_ms=case((api_keys.c.expires_ms.is_(None), None),
                                     else_=bindparam("exp"))))
     conn.execute(stmt, rows)
+
+
+def record_old_secret_usage(conn: Connection, usage: Iterable[tuple[str, int, str]]) -> None:
+    """Batch-write when and from where each key's previous secret was last used: only for
+    uses after its rotation, never backwards. (The key's own last use is written by
+    ``record_usage``: a use of either secret is a use of the key.)"""
+    rows = [{"k": key, "ms": ms, "ip": ip} for key, ms, ip in usage]
+    if not rows:
+        return
+    conn.execute(update(api_keys)
+                 .where(and_(api_keys.c.api_key == bindparam("k"),
+                             api_keys.c.rotated_ms <= bindparam("ms"),
+                             or_(api_keys.c.prev_last_used_ms.is_(None),
+                                 api_keys.c.prev_last_used_ms < bindparam("ms"))))
+                 .values(prev_last_used_ms=bindparam("ms"), prev_last_used_ip=bindparam("ip")),
+                 rows)
+
+
+def sealed_secret(conn: Connection, api_key: str) -> tuple[bytes, str] | None:
+    """The current secret (sealed) and passphrase hash, to become the previous ones."""
+    row = conn.execute(select(api_keys.c.secret_sealed, api_keys.c.passphrase_hash)
+                       .where(api_keys.c.api_key == api_key)).first()
+    return None if row is None else (row.secret_sealed, row.passphrase_hash)
+
+
+def rotate_secret(conn: Connection, api_key: str, *, secret_sealed: bytes,
+                  passphrase_hash: str | None, prev_secret_sealed: bytes | None,
+                  prev_passphrase_hash: str | None, rotated_ms: int,
+                  prev_expires_ms: int | None) -> bool:
+    """Install a new secret (and passphrase hash, unless None: unchanged). The previous
+    secret is kept until ``prev_expires_ms``; with ``prev_secret_sealed`` None it is gone."""
+    values: dict[str, Any] = {
+        "secret_sealed": secret_sealed, "rotated_ms": rotated_ms,
+        "prev_secret_sealed": prev_secret_sealed, "prev_passphrase_hash": prev_passphrase_hash,
+        "prev_expires_ms": prev_expires_ms, "prev_last_used_ms": None,
+        "prev_last_used_ip": None,
+        "prev_ended_ms": rotated_ms if prev_secret_sealed is None else None}
+    if passphrase_hash is not None:
+        values["passphrase_hash"] = passphrase_hash
+    return conn.execute(update(api_keys).where(api_keys.c.api_key == api_key)
+                        .values(**values)).rowcount == 1
+
+
+def end_previous_secret(conn: Connection, api_key: str, ended_ms: int) -> bool:
+    """Forget the previous secret (its last use stays on record); False if there was none."""
+    return conn.execute(
+        update(api_keys).where(and_(api_keys.c.api_key == api_key,
+                                    api_keys.c.prev_expires_ms.is_not(None)))
+        .values(prev_secret_sealed=None, prev_passphrase_hash=None, prev_expires_ms=None,
+                prev_ended_ms=ended_ms)).rowcount == 1
+
+
+def previous_secrets_due(conn: Connection, as_of_ms: int, silence_ms: int,
+                         limit: int = 1000) -> list[ApiKey]:
+    """Keys whose previous secret's time is up at ``as_of_ms``: past its grace deadline, or
+    unused for ``silence_ms`` (since the rotation, if never used). Reads only keys in an
+    overlap (an index range on the grace deadline)."""
+    quiet_since = case((api_keys.c.prev_last_used_ms > api_keys.c.rotated_ms,
+                        api_keys.c.prev_last_used_ms), else_=api_keys.c.rotated_ms)
+    rows = conn.execute(
+        select(api_keys).where(and_(api_keys.c.prev_expires_ms.is_not(None),
+                                    or_(api_keys.c.prev_expires_ms <= as_of_ms,
+                                        quiet_since + silence_ms <= as_of_ms)))
+        .order_by(api_keys.c.prev_expires_ms).limit(limit))
+    return [_api_key(row) for row in rows]
 
 
 def update_settings(conn: Connection, api_key: str, *, label: str, ips: str,
@@ -169,6 +249,17 @@ def expired(conn: Connection, as_of_ms: int, limit: int = 1000) -> list[ApiKey]:
     rows = conn.execute(select(api_keys).where(api_keys.c.expires_ms <= as_of_ms)
                         .order_by(api_keys.c.expires_ms).limit(limit))
     return [_api_key(row) for row in rows]
+
+
+def all_sealed_previous_secrets(conn: Connection) -> list[tuple[str, bytes]]:
+    rows = conn.execute(select(api_keys.c.api_key, api_keys.c.prev_secret_sealed)
+                        .where(api_keys.c.prev_secret_sealed.is_not(None)))
+    return [(r.api_key, r.prev_secret_sealed) for r in rows]
+
+
+def replace_sealed_previous_secret(conn: Connection, api_key: str, sealed: bytes) -> None:
+    conn.execute(update(api_keys).where(api_keys.c.api_key == api_key)
+                 .values(prev_secret_sealed=sealed))
 
 
 def all_sealed_secrets(conn: Connection) -> list[tuple[str, bytes]]:

@@ -52,8 +52,11 @@ def holds_sealed_rows(conn: Connection) -> bool:
 def sealed_versions(conn: Connection) -> Counter[int]:
     """How many sealed values use each master-key version (reads every sealed row)."""
     used: Counter[int] = Counter()
-    for (blob,) in conn.execute(select(api_keys.c.secret_sealed)):
-        used[int.from_bytes(blob[:_HEADER_BYTES], "big")] += 1
+    for blob, previous in conn.execute(select(api_keys.c.secret_sealed,
+                                              api_keys.c.prev_secret_sealed)):
+        for sealed in (blob, previous):  # a rotated key's previous secret, while it verifies
+            if sealed is not None:
+                used[int.from_bytes(sealed[:_HEADER_BYTES], "big")] += 1
     for sealed, pending in conn.execute(select(accounts.c.totp_sealed,
                                                accounts.c.totp_pending_sealed)):
         for blob in (sealed, pending):

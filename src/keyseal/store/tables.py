@@ -99,6 +99,16 @@ api_keys = Table(
     # a 50113 to this key says what the server hashed (demo keys always do)
     Column("explain_signatures", Boolean, nullable=False, default=False,
            server_default=false()),
+    # rotation (docs/decisions/0007): the previous secret, sealed exactly as secret_sealed,
+    # verifies until it has been silent for KEYSEAL_ROTATION_SILENCE_S or prev_expires_ms
+    # (the grace deadline, indexed: the retiring sweeper reads only keys in an overlap)
+    Column("prev_secret_sealed", LargeBinary),
+    Column("prev_passphrase_hash", Text),  # NULL: the current passphrase goes with it
+    Column("rotated_ms", BigInteger),
+    Column("prev_expires_ms", BigInteger, index=True),
+    Column("prev_last_used_ms", BigInteger),
+    Column("prev_last_used_ip", String(45)),
+    Column("prev_ended_ms", BigInteger),
     UniqueConstraint("account_id", "label", name="uq_api_keys_label"),
 )
 
