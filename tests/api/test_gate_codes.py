@@ -172,14 +172,14 @@ async def test_a_key_id_alone_buys_no_argon2_work_and_no_passphrase_guesses(
     real = key_module.verify_hash
     monkeypatch.setattr(key_module, "verify_hash",
                         lambda stored, pw: checks.append(pw) or real(stored, pw))
-    key = api.key(ip="10.0.0.1")
+    key = api.key(ip="127.0.0.1")  # the test client's own address
     for guess in ("Guess-One1", "Guess-Two2", key["passphrase"]):
         response = await api.get(key, BALANCE, passphrase=guess, secret="0" * 32)
         assert envelope(response)["code"] == "50113"  # the same answer, right guess or not
     assert checks == []
-    # with the secret, a wrong passphrase is 50105 and a right one reaches the next check
+    # with the secret, a wrong passphrase is 50105 and a right one passes
     assert envelope(await api.get(key, BALANCE, passphrase="Wrong-Pass1"))["code"] == "50105"
-    assert envelope(await api.get(key, BALANCE))["code"] == "50110"
+    assert envelope(await api.get(key, BALANCE))["code"] == "0"
     assert len(checks) == 2
 
 
@@ -192,3 +192,22 @@ async def test_usage_is_recorded_in_memory_then_written_once(api: Api) -> None:
     assert flush_usage(api.app.state) == 1
     used = key_service.get_key(api.rt, key["apiKey"])
     assert used.last_used_ms == int(api.clock() * 1000) and used.last_used_ip == "127.0.0.1"
+
+
+async def test_outside_the_allow_list_a_passphrase_is_never_tried(api: Api) -> None:
+    """The holder of a stolen secret, calling from outside the key's IP allow-list, learns
+    nothing about passphrases: right or wrong, the answer is 50110, and no argon2 is spent."""
+    key = api.key(ip="10.0.0.1")
+    gate = api.app.state.gate
+    checked: list[str] = []
+    check = gate._check_passphrase
+
+    async def counting(stored: str, passphrase: str) -> bool:
+        checked.append(passphrase)
+        return await check(stored, passphrase)
+
+    gate._check_passphrase = counting
+    wrong = await api.get(key, BALANCE, passphrase=key["passphrase"] + "x")
+    right = await api.get(key, BALANCE)
+    assert [envelope(r)["code"] for r in (wrong, right)] == ["50110", "50110"]
+    assert checked == []

@@ -5,13 +5,14 @@ headers present (50103 key, 50106 sign, 50107 timestamp, 50104 passphrase) → t
 parses (50112) → key known (50111) → environment (50101) → key disabled or account
 restricted (50100) → timestamp within the window (50102, saying ``skewMs``) → signature
 (50113, with ``explain`` for demo keys and keys that ask for it; a rotated key's previous
-secret is tried after the current one while its overlap lasts) → passphrase (50105) → IP
-allow-list (50110) → permission (50120) → sub-account management (59500,
+secret is tried after the current one while its overlap lasts) → IP allow-list (50110) →
+passphrase (50105) → permission (50120) → sub-account management (59500,
 70010, 50035: the key must be really bound to IPs) → rate limit (50011) → usage recorded.
 
 The signature comes before a passphrase the cache has not yet accepted: that check costs
 argon2, so it is spent only on a caller who holds the secret, and a key id alone buys no
-hashing and no guesses (docs/decisions/0004). Format errors of key management (label, IP
+hashing and no guesses (docs/decisions/0004). The allow-list comes before the passphrase,
+so that from outside it a stolen secret cannot be used to test passphrases. Format errors of key management (label, IP
 entries) are Keyseal's 70012-70014, not OKX's 59502/59503.
 
 Warm requests do no I/O; the slow parts (loading a key, the first argon2 check of a
@@ -124,13 +125,15 @@ class Gate:
         # the signature first: a passphrase not yet accepted costs an argon2 check, spent only
         # on a caller who holds the secret, so a key id alone buys no hashing and no guesses
         previous = _verify_signature(entry, request, timestamp, signature, now_ms)
+        # then the allow-list: outside it, the holder of a stolen secret cannot test
+        # passphrases, since none is tried (and no argon2 is spent) for such a caller
+        if entry.allowlist and not entry.allowlist.permits(request.client_ip):
+            raise errors.IP_NOT_ALLOWED(request.client_ip, detail=f"key {api_key}")
         if previous is not None:  # a rotated key's previous secret: its own passphrase
             await self._verify_passphrase(entry, passphrase, previous)
         elif (ok := entry.passphrase_ok) is None or not self._fast.same(
                 ok, self._fast.digest(passphrase)):
             await self._verify_passphrase(entry, passphrase)
-        if entry.allowlist and not entry.allowlist.permits(request.client_ip):
-            raise errors.IP_NOT_ALLOWED(request.client_ip, detail=f"key {api_key}")
         if guard.permission_bits & entry.permission_bits != guard.permission_bits:
             raise errors.NO_PERMISSION(
                 detail=f"key {api_key} lacks {guard.permission!r} for {guard.rate_group}")
@@ -155,9 +158,9 @@ class Gate:
             if previous is None or not previous.live(int(self._clock() * 1000)) or \
                     not signatures_match(signature, sign_ws_login(previous.secret, timestamp_text)):
                 raise errors.INVALID_SIGN(detail=f"key {api_key}: login signature mismatch")
-        await self._verify_passphrase(entry, passphrase, previous)
-        if not entry.allowlist.permits(client_ip):
+        if not entry.allowlist.permits(client_ip):  # before the passphrase, as above
             raise errors.IP_NOT_ALLOWED(client_ip, detail=f"key {api_key}")
+        await self._verify_passphrase(entry, passphrase, previous)
         now_ms = int(self._clock() * 1000)
         self._usage.record(api_key, now_ms, client_ip)
         if previous is not None:
