@@ -149,6 +149,15 @@ IP_TOO_WIDE = ErrorCode(
 BALANCE_TOO_LARGE = ErrorCode(
     "70015", "This would take the {0} balance past what the ledger keeps exactly: {1} digits "
     "before the decimal point")
+# Slow and greedy clients, 70020-70029: refused by the HTTP layer before any route sees the
+# request (src/keyseal/http/protocols.py), each with the HTTP status that names the problem.
+HEADERS_TIMEOUT = ErrorCode(
+    "70020", "The request headers were not received within {0} seconds", 408)
+BODY_TIMEOUT = ErrorCode("70021", "The request body was not received within {0} seconds", 408)
+HEADERS_TOO_LARGE = ErrorCode(
+    "70022", "Request headers too large: at most {0} bytes and {1} header fields", 431)
+TARGET_TOO_LONG = ErrorCode("70023", "Request target too long (limit {0} bytes)", 414)
+MALFORMED_HTTP = ErrorCode("70024", "Malformed HTTP request: {0}", 400)
 # Master keys, 70040-70049: each message names where the keys were looked for (a home or
 # $KEYSEAL_MASTER_KEY) and what to do. See docs/decisions/0005-master-key-fingerprints.md.
 MASTER_KEYS_FROM_ENVIRONMENT = ErrorCode(
