@@ -23,7 +23,11 @@ BODY_TIMEOUT_S = 0.3
 class Served:
     port: int
     pid: int
-    log: Path
+    home: Path
+
+    @property
+    def log(self) -> Path:
+        return self.home / "server.log"
 
     @property
     def url(self) -> str:
@@ -37,7 +41,7 @@ def _serve(home: Path, **env: str) -> Iterator[Served]:
     home.mkdir()
     process, url = start_server(home, env=env)
     try:
-        yield Served(int(url.rsplit(":", 1)[1]), process.pid, home / "server.log")
+        yield Served(int(url.rsplit(":", 1)[1]), process.pid, home)
     finally:
         stop_server(process)
 
@@ -55,3 +59,10 @@ def crowded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """At most 20 connections, and 2 s for the headers: long enough to see it full."""
     yield from _serve(tmp_path_factory.mktemp("crowded") / "home",
                       KEYSEAL_MAX_CONNECTIONS="20", KEYSEAL_HEADER_TIMEOUT_S="2")
+
+
+@pytest.fixture(scope="module")
+def flooded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The default limits and deadlines: a client busy opening hundreds of WebSockets at
+    once may take longer than 0.3 s to send its handshake."""
+    yield from _serve(tmp_path_factory.mktemp("flooded") / "home")
