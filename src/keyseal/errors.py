@@ -168,6 +168,15 @@ ROTATION_IN_PROGRESS = ErrorCode(
     "finish that overlap first, or force the rotation, which stops that previous secret now")
 NO_PREVIOUS_SECRET = ErrorCode(
     "70022", "This API key has no previous secret that still verifies; nothing to finish")
+# Slow and greedy clients, 70050-70059: refused by the HTTP layer before any route sees the
+# request (src/keyseal/http/protocols.py), each with the HTTP status that names the problem.
+HEADERS_TIMEOUT = ErrorCode(
+    "70050", "The request headers were not received within {0} seconds", 408)
+BODY_TIMEOUT = ErrorCode("70051", "The request body was not received within {0} seconds", 408)
+HEADERS_TOO_LARGE = ErrorCode(
+    "70052", "Request headers too large: at most {0} bytes and {1} header fields", 431)
+TARGET_TOO_LONG = ErrorCode("70053", "Request target too long (limit {0} bytes)", 414)
+MALFORMED_HTTP = ErrorCode("70054", "Malformed HTTP request: {0}", 400)
 # Master keys, 70040-70049: each message names where the keys were looked for (a home or
 # $KEYSEAL_MASTER_KEY) and what to do. See docs/decisions/0005-master-key-fingerprints.md.
 MASTER_KEYS_FROM_ENVIRONMENT = ErrorCode(

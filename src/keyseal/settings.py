@@ -18,6 +18,7 @@ ROTATION_SILENCE_ENV = "KEYSEAL_ROTATION_SILENCE_S"
 ROTATION_GRACE_ENV = "KEYSEAL_ROTATION_GRACE_S"
 MIN_IPV4_PREFIX_ENV = "KEYSEAL_MIN_IPV4_PREFIX"
 MIN_IPV6_PREFIX_ENV = "KEYSEAL_MIN_IPV6_PREFIX"
+MAX_BODY_BYTES_ENV = "KEYSEAL_MAX_BODY_BYTES"
 
 
 class HomeUnusable(Exception):
@@ -37,6 +38,72 @@ def _env_int(name: str, default: int) -> int:
         return int(text)
     except ValueError:
         raise ValueError(f"{name} must be a whole number, not {text[:20]!r}") from None
+
+
+def _env_float(name: str, default: float) -> float:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not {text[:20]!r}") from None
+    if not value > 0:
+        raise ValueError(f"{name} must be more than 0, not {text[:20]!r}")
+    return value
+
+
+def _env_count(name: str, default: int) -> int:
+    value = _env_int(name, default)
+    if value < 1:
+        raise ValueError(f"{name} must be 1 or more, not {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """What one client may hold of the server: time to send its request, the size of its
+    headers, a share of the connections, and the pace of its WebSocket frames. A client past
+    a limit is refused with an OKX envelope (or, on a WebSocket, a close code) and closed, so
+    slow or greedy clients cannot hold the server's memory or lock out everyone else.
+
+    Each field has a ``KEYSEAL_*`` environment variable (named beside it) so that tests and
+    operators can change it without code."""
+
+    #: from connecting (or the first byte of a keep-alive request) to the end of the headers;
+    #: a connection that sends nothing in this time is closed, one that sent part gets a 408
+    header_timeout_s: float = field(
+        default_factory=lambda: _env_float("KEYSEAL_HEADER_TIMEOUT_S", 10.0))
+    #: from the end of the headers to the end of the body (the whole body, not between chunks,
+    #: so a body trickled byte by byte cannot outlast it)
+    body_timeout_s: float = field(
+        default_factory=lambda: _env_float("KEYSEAL_BODY_TIMEOUT_S", 20.0))
+    #: the request line and every header line together, counted as they arrive, so a huge
+    #: header is refused (431) before it is held in memory
+    max_header_bytes: int = field(
+        default_factory=lambda: _env_count("KEYSEAL_MAX_HEADER_BYTES", 16 * 1024))
+    max_headers: int = field(default_factory=lambda: _env_count("KEYSEAL_MAX_HEADERS", 100))
+    #: the path and query of a request (414 past it); OKX's longest GET query is well under
+    max_target_bytes: int = field(
+        default_factory=lambda: _env_count("KEYSEAL_MAX_TARGET_BYTES", 8 * 1024))
+    #: open HTTP and WebSocket connections of the process; past it a request gets 503 (50001)
+    #: and its connection is closed, while idle connections still close on their timeouts
+    max_connections: int = field(
+        default_factory=lambda: _env_count("KEYSEAL_MAX_CONNECTIONS", 1000))
+    #: one WebSocket message, as received (1009 past it, before the payload is read)
+    ws_max_frame_bytes: int = field(
+        default_factory=lambda: _env_count("KEYSEAL_WS_MAX_FRAME_BYTES", 64 * 1024))
+    #: WebSocket messages per second on one connection; past it: 60014, then closed (1008)
+    ws_frames_per_s: int = field(
+        default_factory=lambda: _env_count("KEYSEAL_WS_FRAMES_PER_S", 100))
+    #: ``op=login`` per minute on one connection; past it each login is answered 60014
+    ws_logins_per_min: int = field(
+        default_factory=lambda: _env_count("KEYSEAL_WS_LOGINS_PER_MIN", 10))
+
+    def __post_init__(self) -> None:
+        if self.max_target_bytes > self.max_header_bytes:
+            raise ValueError("KEYSEAL_MAX_TARGET_BYTES cannot be more than "
+                             "KEYSEAL_MAX_HEADER_BYTES: the request line is part of the headers")
 
 
 def normalise_db_url(url: str) -> str:
@@ -66,7 +133,9 @@ class Settings:
     rate_limits: bool = True
     timestamp_window_s: float = 30.0
     trusted_proxies: tuple[str, ...] = ()
-    max_body_bytes: int = 1 << 20
+    #: a body past it is refused (413) when declared, and as soon as it grows past when chunked
+    max_body_bytes: int = field(default_factory=lambda: _env_count(MAX_BODY_BYTES_ENV, 1 << 20))
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)
     key_cache_size: int = 100_000
     unknown_key_ttl_s: float = 5.0
     #: a cached key is reloaded after this long, so a change the follower missed cannot keep

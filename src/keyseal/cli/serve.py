@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import errno
 import socket
 from pathlib import Path
@@ -11,7 +13,7 @@ import typer
 
 from keyseal.cli.common import Db, Home, Switch, err, lazy, open_home, runtime, settings_for
 from keyseal.cli.groups import app
-from keyseal.settings import shown_db_url
+from keyseal.settings import ConnectionLimits, shown_db_url
 
 if TYPE_CHECKING:
     from keyseal.services import master_keys
@@ -43,6 +45,7 @@ def serve(
     import uvicorn
 
     from keyseal.http.app import create_app
+    from keyseal.http.protocols import GuardedWebSocketProtocol, http_protocol
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: "
                         "%(message)s")
@@ -55,9 +58,13 @@ def serve(
         err.print(f"Keyseal listening on {scheme}://{host}:{port}  (home {settings.home}, db "
                   f"{shown_db_url(settings.db_url)}, rate limits "
                   f"{rate_limits.value})", highlight=False)
+        limits = _within_open_file_limit(settings.limits)
+        # uvicorn's httptools and sans-I/O WebSocket protocols, with deadlines, head limits and
+        # a connection limit of ours (src/keyseal/http/protocols.py)
         config = uvicorn.Config(create_app(rt), host=host, port=port, log_level=log_level,
-                                access_log=False, lifespan="on", http="httptools",
-                                loop="uvloop", ws="websockets-sansio", ssl_certfile=tls_cert,
+                                access_log=False, lifespan="on", http=http_protocol(limits),
+                                loop="uvloop", ws=GuardedWebSocketProtocol,
+                                ws_max_size=limits.ws_max_frame_bytes, ssl_certfile=tls_cert,
                                 ssl_keyfile=tls_key, server_header=False, date_header=False,
                                 proxy_headers=False)  # X-Forwarded-For: see --trusted-proxy
         try:
@@ -66,6 +73,32 @@ def serve(
             rt.close()
     finally:
         listener.close()
+
+
+#: descriptors kept beside the connections: the database, the listener, logs, a CLI's reads
+_SPARE_FILES = 64
+
+
+def _within_open_file_limit(limits: ConnectionLimits) -> ConnectionLimits:
+    """The limits, with ``max_connections`` below what the process may open: the soft limit
+    on open files is raised to the hard one if need be, and when even that is too low the
+    connection limit is lowered, saying so. Past the open-file limit the server could not
+    even accept a connection to refuse it."""
+    import resource
+
+    wanted = limits.max_connections + _SPARE_FILES
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        raised = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        allowed = max(1, soft - _SPARE_FILES)
+        err.print(f"[yellow]warning:[/] at most {soft} open files (ulimit -n): serving at most "
+                  f"{allowed} connections, not {limits.max_connections}", highlight=False)
+        return dataclasses.replace(limits, max_connections=allowed)
+    return limits
 
 
 def bound_socket(host: str, port: int) -> socket.socket:

@@ -12,8 +12,8 @@ passphrase (50105) → permission (50120) → sub-account management (59500,
 The signature comes before a passphrase the cache has not yet accepted: that check costs
 argon2, so it is spent only on a caller who holds the secret, and a key id alone buys no
 hashing and no guesses (docs/decisions/0004). The allow-list comes before the passphrase,
-so that from outside it a stolen secret cannot be used to test passphrases. Format errors of key management (label, IP
-entries) are Keyseal's 70012-70014, not OKX's 59502/59503.
+so that from outside it a stolen secret cannot be used to test passphrases. Format errors of
+key management (label, IP entries) are Keyseal's 70012-70016, not OKX's 59502/59503.
 
 Warm requests do no I/O; the slow parts (loading a key, the first argon2 check of a
 passphrase) run off the event loop."""

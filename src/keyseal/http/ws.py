@@ -1,5 +1,10 @@
 """``/ws/v5/private``: ``op=login`` exactly as OKX, ``ping``/``pong`` keep-alive.
 
+Each connection may send ``ws_frames_per_s`` messages a second (past it: a 60014 event, then
+close 1008) and ``ws_logins_per_min`` logins a minute (past it, each login is answered 60014),
+so one connection cannot flood the gate; frames past ``ws_max_frame_bytes`` are refused by the
+protocol before they are read (1009).
+
 A demo key logs in when the URL carries ``brokerId=9999`` (what ccxt's sandbox adds) or the
 handshake carries ``x-simulated-trading: 1``; otherwise the connection is live.
 """
@@ -8,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from typing import Any
 
 import orjson
@@ -15,12 +21,12 @@ import orjson
 from keyseal import errors
 from keyseal.domain.keys import Environment
 from keyseal.gate.entry import KeyEntry
+from keyseal.gate.ratelimit import Rate, RateLimiter
 from keyseal.http import strict_json
 from keyseal.http.state import ServerState
 from keyseal.signing import parse_ws_timestamp
 
 log = logging.getLogger("keyseal.ws")
-MAX_FRAME = 64 * 1024
 PRIVATE_CHANNELS = {"account", "orders", "positions", "balance_and_position", "liquidation-warning",
                     "account-greeks"}
 
@@ -54,6 +60,18 @@ class PrivateSession:
         self.entry: KeyEntry | None = None
         self._send = send
         self.closed = False
+        limits = state.rt.settings.limits
+        self.max_frame = limits.ws_max_frame_bytes
+        self.max_frames_per_s = limits.ws_frames_per_s
+        self._frame_rate = Rate(limits.ws_frames_per_s, 1.0)
+        self._login_rate = Rate(limits.ws_logins_per_min, 60.0)
+        self._paces = RateLimiter(time.monotonic)  # this connection's frames and logins
+
+    def frame_allowed(self) -> bool:
+        return self._paces.allow("frames", self._frame_rate)
+
+    def too_frequent(self) -> str:
+        return self._error(errors.WS_TOO_FREQUENT())
 
     async def close(self, code: int, reason: str) -> None:
         if not self.closed:
@@ -88,6 +106,8 @@ class PrivateSession:
             return self._error(errors.WS_INVALID_REQUEST(text[:64]))
         op = message.get("op")
         if op == "login":
+            if not self._paces.allow("logins", self._login_rate):
+                return self.too_frequent()
             return await self._login(message.get("args"))
         if op in ("subscribe", "unsubscribe"):
             return self._subscribe(op, message.get("args"))
@@ -151,8 +171,15 @@ async def serve_private(state: ServerState, scope: dict[str, Any], receive: Any,
             if text is None:
                 data = message.get("bytes") or b""
                 text = data.decode("utf-8", "replace")
-            if len(text) > MAX_FRAME:
+            if len(text) > session.max_frame:
                 await session.close(1009, "Request message exceeds the maximum frame length")
+                return
+            if not session.frame_allowed():
+                log.info("ws from %s closed: more than %s frames per second", client_ip,
+                         session.max_frames_per_s)
+                await send({"type": "websocket.send",
+                            "text": session.too_frequent()})
+                await session.close(1008, "Requests too frequent")
                 return
             reply = await session.handle(text)
             if reply is not None and not session.closed:
