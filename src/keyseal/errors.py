@@ -151,6 +151,10 @@ BALANCE_TOO_LARGE = ErrorCode(
     "before the decimal point")
 #: a request two readers could read two ways: a repeated auth header, JSON key or parameter
 AMBIGUOUS = ErrorCode("70016", "Ambiguous request: {0}", 400)
+#: an exact repeat of a signed state-changing request inside the timestamp window
+REPLAYED = ErrorCode(
+    "70017", "This signed request was already received; sign each request anew, with a fresh "
+    "OK-ACCESS-TIMESTAMP", 401)
 # Forward-auth, 70030-70039: a proxy asks Keyseal to verify a request it holds. The proxy's
 # configuration states the original request; when it does not, or cannot pass on the body the
 # client signed, the request is refused rather than passed on unverified (docs/decisions/0008).

@@ -14,6 +14,7 @@ from keyseal.domain.market import Market, default_market
 HOME_ENV = "KEYSEAL_HOME"
 DB_ENV = "KEYSEAL_DB"
 KEY_CACHE_MAX_AGE_ENV = "KEYSEAL_KEY_CACHE_MAX_AGE_S"
+REFUSE_REPEATED_READS_ENV = "KEYSEAL_REFUSE_REPEATED_READS"
 ROTATION_SILENCE_ENV = "KEYSEAL_ROTATION_SILENCE_S"
 ROTATION_GRACE_ENV = "KEYSEAL_ROTATION_GRACE_S"
 MIN_IPV4_PREFIX_ENV = "KEYSEAL_MIN_IPV4_PREFIX"
@@ -157,6 +158,10 @@ class Settings:
     #: ... or at the latest this long after the rotation (``key rotate --grace`` overrides)
     rotation_grace_s: int = field(
         default_factory=lambda: _env_int(ROTATION_GRACE_ENV, 7 * 24 * 3600))
+    #: an exact repeat of a signed request is refused (70017) for state-changing requests;
+    #: with this on, for reads too
+    refuse_repeated_reads: bool = field(
+        default_factory=lambda: os.environ.get(REFUSE_REPEATED_READS_ENV, "").strip() == "1")
     min_kyc_for_keys: int = 2
     login: LoginPolicy = field(default_factory=LoginPolicy)
     # IP allow-list entries wider than these prefixes are refused (an entry of /0 always is)

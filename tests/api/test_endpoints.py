@@ -75,6 +75,7 @@ async def test_order_lifecycle_moves_money(api: Api) -> None:
     cancel = envelope(await api.post(key, "/api/v5/trade/cancel-order",
                                      json.dumps({"instId": "ETH-USDT", "ordId": ord_id})))
     assert cancel["code"] == "0" and cancel["data"][0]["sCode"] == "0"
+    api.clock.advance(0.001)  # a retry signed anew: the same bytes again would be a replay
     again = envelope(await api.post(key, "/api/v5/trade/cancel-order",
                                     json.dumps({"instId": "ETH-USDT", "ordId": ord_id})))
     assert again["code"] == "1" and again["data"][0]["sCode"] == "51400"

@@ -2,13 +2,16 @@
 instrument, a batch by the orders it holds, and a sub-account's 1,000 orders per 2 s.
 
 The orders here are refused by validation (no size), so each costs its rate-limit charge and
-no ledger work: the subject is the counting, not the placing."""
+no ledger work: the subject is the counting, not the placing. Each request carries an id of
+its own (``clOrdId``, ``ordId``), as a bot's do: an exact repeat would be refused as a replay
+(70017) before it is counted."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from itertools import count
 from pathlib import Path
 
 import httpx
@@ -29,8 +32,12 @@ from tests.conftest import PASSPHRASE, envelope, make_account
 ORDER, BATCH, CANCEL = "/api/v5/trade/order", "/api/v5/trade/batch-orders", "/api/v5/trade/cancel-order"
 
 
+ids = count(1)
+
+
 def order(inst_id: str) -> dict[str, str]:
-    return {"instId": inst_id, "tdMode": "cash", "side": "buy", "ordType": "market"}
+    return {"instId": inst_id, "tdMode": "cash", "side": "buy", "ordType": "market",
+            "clOrdId": f"t{next(ids)}"}
 
 
 async def place(api: Api, key: dict[str, str], inst_id: str) -> str:
@@ -43,7 +50,7 @@ async def batch(api: Api, key: dict[str, str], *inst_ids: str) -> str:
 
 
 async def cancel(api: Api, key: dict[str, str], inst_id: str) -> str:
-    body = json.dumps({"instId": inst_id, "ordId": "123"})
+    body = json.dumps({"instId": inst_id, "ordId": str(next(ids))})
     return str(envelope(await api.post(key, CANCEL, body))["code"])
 
 
@@ -141,11 +148,11 @@ async def test_demo_orders_do_not_spend_the_live_accounts_limits(api: Api) -> No
 
 async def test_malformed_order_requests_are_limited_too(api: Api) -> None:
     key = api.key(perm="trade")
-    codes = [str(envelope(await api.post(key, ORDER, "[1]"))["code"]) for _ in range(61)]
+    codes = [str(envelope(await api.post(key, ORDER, f"[{i}]"))["code"]) for i in range(61)]
     assert "50011" not in codes[:60] and codes[60] == "50011"
     api.clock.advance(2.0)
-    too_many = json.dumps([order("BTC-USDT")] * 21)
-    codes = [str(envelope(await api.post(key, BATCH, too_many))["code"]) for _ in range(61)]
+    codes = [str(envelope(await api.post(key, BATCH, json.dumps([order("BTC-USDT")] * 21)))[
+        "code"]) for _ in range(61)]
     assert "50011" not in codes[:60] and codes[60] == "50011"
     # and the well-formed orders of the same instrument still have their own room
     assert await place(api, key, "BTC-USDT") != "50011"

@@ -698,16 +698,21 @@ async def test_rate_limits_of_the_sub_account_endpoints(
     fam = family(api)
     fam.credit("alpha01", "BTC", "1")
     key = await fam.create(label="bot1", ip=CLIENT_IP)
-    bodies = {TRANSFER: {"ccy": "BTC", "amt": "0.01", "from": "18", "to": "18",
-                         "fromSubAccount": "alpha01", "toSubAccount": "bravo02"},
-              MODIFY: {"subAcct": "alpha01", "apiKey": key["apiKey"], "ip": CLIENT_IP},
-              DELETE: {"subAcct": "alpha01", "apiKey": new_uuid()}}
+    calls = iter(range(1, 100))
+
+    def body() -> dict[str, str]:  # each call its own: an exact repeat is a replay (70017)
+        n = next(calls)
+        return {TRANSFER: {"ccy": "BTC", "amt": f"0.00{n}", "from": "18", "to": "18",
+                           "fromSubAccount": "alpha01", "toSubAccount": "bravo02"},
+                MODIFY: {"subAcct": "alpha01", "apiKey": key["apiKey"], "ip": CLIENT_IP,
+                         "label": f"bot{n}"},
+                DELETE: {"subAcct": "alpha01", "apiKey": new_uuid()}}[target]
     api.clock.advance(period + 0.1)
 
     async def call() -> httpx.Response:
         if method == "GET":
             return await fam.get(target, wait=False)
-        return await fam.post(target, bodies[target], wait=False)
+        return await fam.post(target, body(), wait=False)
 
     answers = [envelope(await call())["code"] for _ in range(limit)]
     assert "50011" not in answers

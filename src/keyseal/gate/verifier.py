@@ -7,7 +7,9 @@ restricted (50100) → timestamp within the window (50102, saying ``skewMs``) �
 (50113, with ``explain`` for demo keys and keys that ask for it; a rotated key's previous
 secret is tried after the current one while its overlap lasts) → IP allow-list (50110) →
 passphrase (50105) → permission (50120) → sub-account management (59500,
-70010, 50035: the key must be really bound to IPs) → rate limit (50011) → usage recorded.
+70010, 50035: the key must be really bound to IPs) → not a repeat of a signed request already
+let through (70017; state-changing requests, reads too if so set) → rate limit (50011) →
+usage recorded.
 
 The signature comes before a passphrase the cache has not yet accepted: that check costs
 argon2, so it is spent only on a caller who holds the secret, and a key id alone buys no
@@ -36,6 +38,7 @@ from keyseal.gate.cache import KeyCache
 from keyseal.gate.entry import KeyEntry, PreviousSecret
 from keyseal.gate.known_keys import KnownKeys
 from keyseal.gate.ratelimit import Rate, RateLimiter
+from keyseal.gate.replay import ReplayGuard
 from keyseal.gate.usage import UsageRecorder
 from keyseal.signing import (
     decoded_target,
@@ -91,7 +94,8 @@ class Gate:
     def __init__(self, *, clock: Clock, cache: KeyCache, load_key: KeyLoader,
                  check_passphrase: PassphraseCheck, limiter: RateLimiter,
                  usage: UsageRecorder, window_s: float = 30.0,
-                 known_keys: KnownKeys | None = None) -> None:
+                 known_keys: KnownKeys | None = None,
+                 replay: ReplayGuard | None = None) -> None:
         self._clock = clock
         self._cache = cache
         self._load_key = load_key
@@ -101,6 +105,8 @@ class Gate:
         self._window_s = window_s
         #: the ids that exist: an id outside it is refused without reading the store
         self._known_keys = known_keys
+        #: signed requests already let through, refused if they come again (70017)
+        self._replay = replay
         self._fast = FastVerifier()
         # concurrent misses for one key share one load, and concurrent first uses of one
         # passphrase share one argon2 check: a burst on a cold key costs one of each
@@ -139,6 +145,10 @@ class Gate:
                 detail=f"key {api_key} lacks {guard.permission!r} for {guard.rate_group}")
         if guard.manages_subs:
             _check_sub_management(entry, guard)
+        replay = self._replay
+        if replay is not None and replay.applies_to(request.method) and not replay.first_use(
+                api_key, timestamp, signature, sent_at, now):
+            raise errors.REPLAYED(detail=f"key {api_key}: {request.method} repeated")
         if guard.rate is not None and not self._limiter.allow(
                 (entry.account_id, environment, guard.rate_group), guard.rate):
             raise errors.RATE_LIMITED(detail=f"account {entry.uid}: {guard.rate_group} {guard.rate}")

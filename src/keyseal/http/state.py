@@ -11,6 +11,7 @@ from keyseal.gate.cache import KeyCache
 from keyseal.gate.entry import KeyEntry
 from keyseal.gate.known_keys import KnownKeys
 from keyseal.gate.ratelimit import RateLimiter
+from keyseal.gate.replay import ReplayGuard
 from keyseal.gate.usage import UsageRecorder
 from keyseal.gate.verifier import Gate
 from keyseal.http.background import ChangeFollower
@@ -123,7 +124,9 @@ def build_state(rt: Runtime) -> ServerState:
 
     gate = Gate(clock=rt.clock, cache=cache, load_key=load_key,
                 check_passphrase=check_passphrase, limiter=limiter, usage=usage,
-                window_s=settings.timestamp_window_s, known_keys=known_keys)
+                window_s=settings.timestamp_window_s, known_keys=known_keys,
+                replay=ReplayGuard(settings.timestamp_window_s,
+                                   refuse_repeated_reads=settings.refuse_repeated_reads))
     state = ServerState(rt, gate, cache, limiter, usage, BalanceCache(rt), known_keys, cursor)
     follower = ChangeFollower(state)
     rt.after_commit.append(state.committed)  # this process's own changes, at once
