@@ -209,10 +209,9 @@ class Gate:
         activity = self._activity
         if activity is None or not api_key:
             return
-        known = self._known_keys
-        exists = (api_key in known) if known is not None else isinstance(
-            self._cache.get(api_key), KeyEntry)
-        if exists:
+        known = self._known_keys  # the cache first: cheaper than parsing the id for the set
+        if isinstance(self._cache.get(api_key), KeyEntry) or (
+                known is not None and api_key in known):
             activity.count(api_key, int(self._clock() * 1000), code)
 
     def _used_previous(self, api_key: str, previous: PreviousSecret, now_ms: int,
