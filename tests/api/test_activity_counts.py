@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from keyseal import errors
 from keyseal.domain.actors import OPERATOR
 from keyseal.http.background import flush_usage
 from keyseal.services import activity as activity_service
@@ -77,3 +78,22 @@ async def test_a_failed_write_is_put_back_and_written_next_time(
     await api.get(key, BALANCE)
     flush_usage(api.app.state)
     assert _today(api, key["apiKey"]) == (2, {"50105": 1})
+
+
+async def test_a_websocket_login_is_counted_too(api: Api) -> None:
+    from keyseal.domain.keys import Environment
+    from keyseal.signing import sign_ws_login
+
+    key = api.key()
+    now = api.clock()
+    text = str(int(now))
+    gate = api.app.state.gate
+    await gate.login(key["apiKey"], key["passphrase"], now,
+                     sign_ws_login(key["secretKey"].encode(), text), text, Environment.LIVE,
+                     "127.0.0.1")
+    with pytest.raises(errors.OkxError) as refused:
+        await gate.login(key["apiKey"], key["passphrase"], now,
+                         sign_ws_login(b"0" * 32, text), text, Environment.LIVE, "127.0.0.1")
+    assert refused.value.code == "50113"
+    flush_usage(api.app.state)
+    assert _today(api, key["apiKey"]) == (1, {"50113": 1})

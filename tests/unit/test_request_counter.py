@@ -38,6 +38,7 @@ def test_the_map_is_bounded_and_says_what_it_dropped() -> None:
         counter.count("c", AT)  # no room for a third entry
     counter.count("a", AT)  # entries already there still count
     assert len(counter) == 2 and counter.dropped == 5
+    assert counter.newly_dropped() == 5 and counter.newly_dropped() == 0  # told once
     assert counter.drain() == {("a", DAY, "0"): 2, ("b", DAY, "0"): 1}
     counter.count("c", AT)  # room again after the drain
     assert counter.drain() == {("c", DAY, "0"): 1}

@@ -23,6 +23,7 @@ class RequestCounter:
         self._capacity = capacity
         #: increments refused for want of room since the process started
         self.dropped = 0
+        self._dropped_told = 0
 
     def count(self, api_key: str, now_ms: int, code: str = OK) -> None:
         """One request judged at ``now_ms`` with result ``code``. The hot path: a tuple, a
@@ -55,6 +56,11 @@ class RequestCounter:
                 pending[entry] = n
             else:
                 self.dropped += n
+
+    def newly_dropped(self) -> int:
+        """Increments dropped since the last call (the writer logs them)."""
+        news, self._dropped_told = self.dropped - self._dropped_told, self.dropped
+        return news
 
     def __len__(self) -> int:
         return len(self._counts)

@@ -65,6 +65,8 @@ def flush_usage(state: ServerState) -> int:
 
 
 def _flush_activity(state: ServerState) -> None:
+    if dropped := state.activity.newly_dropped():
+        log.warning("the activity counter was full: %d request(s) not counted", dropped)
     counts = state.activity.drain()
     if not counts:
         return
