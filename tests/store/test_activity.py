@@ -139,3 +139,45 @@ def test_a_deleted_key_takes_its_rows_and_a_late_batch_breaks_nothing(rt: Runtim
     with rt.db.read() as conn:
         left = conn.exec_driver_sql("SELECT count(*) FROM key_daily_usage").scalar_one()
     assert left == 1
+
+
+def test_days_no_chart_shows_are_forgotten(rt: Runtime) -> None:
+    key = make_key(rt)["apiKey"]
+    counter = _counted((key, NOW_MS, "0"), (key, NOW_MS - 365 * DAY_MS, "0"),
+                       (key, NOW_MS - 366 * DAY_MS, "50113"), (key, NOW_MS - 900 * DAY_MS, "0"))
+    activity_service.record_requests(rt, counter.drain())
+    assert activity_service.forget_old_days(rt) == 2  # older than the longest chart (366 days)
+    year = activity_service.requests_per_day(rt, OPERATOR, key, days=366)
+    assert (year[0].ok, year[-1].ok, sum(d.total for d in year)) == (1, 1, 2)
+    assert activity_service.forget_old_days(rt) == 0
+
+
+def test_the_migration_builds_the_table_the_code_declares(rt: Runtime) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from keyseal.store.tables import metadata
+
+    with rt.db.engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert [d for d in differences if "key_daily_usage" in repr(d)] == []
+
+
+def test_migration_0006_goes_down_and_up_on_a_database_with_keys(rt: Runtime) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from keyseal.store.database import MIGRATIONS
+
+    key = make_key(rt)["apiKey"]
+    activity_service.record_requests(rt, _counted((key, NOW_MS, "0")).drain())
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    for step, target in ((command.downgrade, "0005"), (command.upgrade, "head")):
+        with rt.db.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            step(config, target)
+    assert rt.db.schema_revision() == "0006"
+    assert _operator_view(rt, key)[-1] == (TODAY, 0, {})  # the history went with 0006
+    activity_service.record_requests(rt, _counted((key, NOW_MS, "0")).drain())
+    assert _operator_view(rt, key)[-1] == (TODAY, 1, {})

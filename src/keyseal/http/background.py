@@ -111,6 +111,7 @@ async def sweeper(state: ServerState, interval_s: float) -> None:
             retired = await asyncio.to_thread(key_service.retire_old_secrets, state.rt)
             if retired:
                 log.info("retired the previous secret of %d rotated key(s)", len(retired))
+            await asyncio.to_thread(activity_service.forget_old_days, state.rt)
         except Exception:
             log.exception("the sweeper failed; will retry")
         await asyncio.sleep(interval_s)

@@ -39,5 +39,12 @@ def record_requests(rt: Runtime, counts: Counts) -> None:
                                           for (key, day, code), n in counts.items()])
 
 
+def forget_old_days(rt: Runtime, keep_days: int = MAX_DAYS) -> int:
+    """Delete the counts of days no chart shows any more (older than ``keep_days``), so the
+    table grows with the keys, not with time; the sweeper calls it."""
+    with rt.db.write() as conn:
+        return activity_rows.forget_before(conn, today_utc(rt) - timedelta(days=keep_days - 1))
+
+
 def today_utc(rt: Runtime) -> date:
     return datetime.fromtimestamp(rt.now_ms() / 1000, UTC).date()

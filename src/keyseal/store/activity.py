@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
-from sqlalchemy import BigInteger, Connection, Date, String, and_, bindparam, select
+from sqlalchemy import BigInteger, Connection, Date, String, and_, bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -41,3 +41,9 @@ def requests_between(conn: Connection, api_key: str, first: date, last: date
                          .where(and_(t.c.api_key == api_key, t.c.day >= first, t.c.day <= last))
                          .order_by(t.c.day, t.c.code))
     return [(row[0], row[1], int(row[2])) for row in found]
+
+
+def forget_before(conn: Connection, first_kept: date) -> int:
+    """Delete every key's rows of the days before ``first_kept``; how many went."""
+    t = key_daily_usage
+    return conn.execute(delete(t).where(t.c.day < first_kept)).rowcount or 0

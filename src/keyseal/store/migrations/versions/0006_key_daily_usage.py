@@ -1,5 +1,5 @@
 """Requests per key, UTC day and result code, for the key's activity chart; the rows go
-with their key (ON DELETE CASCADE).
+with their key (ON DELETE CASCADE), and days past the longest chart go with the sweeper.
 
 Revision ID: 0006
 Revises: 0005
@@ -23,7 +23,9 @@ def upgrade() -> None:
         sa.Column("count", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("api_key", "day", "code", name="pk_key_daily_usage"),
     )
+    op.create_index("ix_key_daily_usage_day", "key_daily_usage", ["day"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_key_daily_usage_day", "key_daily_usage")
     op.drop_table("key_daily_usage")
