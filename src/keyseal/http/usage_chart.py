@@ -33,7 +33,8 @@ def render_usage_chart(series: Sequence[DayUsage], *, label: str = "this key",
                        chart_id: str = "usage-chart") -> str:
     """The SVG for ``series`` (oldest day first, as ``requests_per_day`` returns it).
     ``label`` names the key in the title (the key's label, or its apiKey); ``chart_id``
-    prefixes the element ids, so several charts fit on one page."""
+    prefixes the element ids, so several charts fit on one page. Every text in it is
+    escaped here, so a template may insert the result as it is (``Markup(svg)``)."""
     codes = sorted({code for day in series for code in day.refusals})
     colours = {code: REFUSAL_COLOURS[i % len(REFUSAL_COLOURS)] for i, code in enumerate(codes)}
     peak = max((day.total for day in series), default=0)
