@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from keyseal.cli import (  # noqa: F401  (register)
     accounts,
+    activity,
     audit,
     forward_auth,
     keys,

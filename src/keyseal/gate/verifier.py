@@ -9,7 +9,8 @@ secret is tried after the current one while its overlap lasts) → IP allow-list
 passphrase (50105) → permission (50120) → sub-account management (59500,
 70010, 50035: the key must be really bound to IPs) → not a repeat of a signed request already
 let through (70017; state-changing requests, reads too if so set) → rate limit (50011) →
-usage recorded.
+usage recorded. Every judgement of an existing key, let through or refused, is counted by
+day and code for its activity chart (``gate/activity.py``).
 
 The signature comes before a passphrase the cache has not yet accepted: that check costs
 argon2, so it is spent only on a caller who holds the secret, and a key id alone buys no
@@ -34,6 +35,7 @@ from keyseal.clock import Clock
 from keyseal.crypto.passwords import FastVerifier
 from keyseal.domain.keys import Environment, looks_like_api_key
 from keyseal.domain.permissions import Permission
+from keyseal.gate.activity import RequestCounter
 from keyseal.gate.cache import KeyCache
 from keyseal.gate.entry import KeyEntry, PreviousSecret
 from keyseal.gate.known_keys import KnownKeys
@@ -95,7 +97,8 @@ class Gate:
                  check_passphrase: PassphraseCheck, limiter: RateLimiter,
                  usage: UsageRecorder, window_s: float = 30.0,
                  known_keys: KnownKeys | None = None,
-                 replay: ReplayGuard | None = None) -> None:
+                 replay: ReplayGuard | None = None,
+                 activity: RequestCounter | None = None) -> None:
         self._clock = clock
         self._cache = cache
         self._load_key = load_key
@@ -107,6 +110,8 @@ class Gate:
         self._known_keys = known_keys
         #: signed requests already let through, refused if they come again (70017)
         self._replay = replay
+        #: requests per key, day and result code, for the owner's activity chart
+        self._activity = activity
         self._fast = FastVerifier()
         # concurrent misses for one key share one load, and concurrent first uses of one
         # passphrase share one argon2 check: a burst on a cold key costs one of each
@@ -114,6 +119,13 @@ class Gate:
         self._checking: dict[tuple[str, bytes], asyncio.Future[bool]] = {}
 
     async def authenticate(self, request: SignedRequest, guard: Guard) -> Principal:
+        try:
+            return await self._authenticate(request, guard)
+        except errors.OkxError as refusal:
+            self._count_refusal(request.headers.get("ok-access-key", ""), refusal.code)
+            raise
+
+    async def _authenticate(self, request: SignedRequest, guard: Guard) -> Principal:
         headers = request.headers
         api_key = headers.get("ok-access-key", "")
         signature = headers.get("ok-access-sign", "")
@@ -153,6 +165,8 @@ class Gate:
                 (entry.account_id, environment, guard.rate_group), guard.rate):
             raise errors.RATE_LIMITED(detail=f"account {entry.uid}: {guard.rate_group} {guard.rate}")
         self._usage.record(api_key, now_ms, request.client_ip)
+        if self._activity is not None:
+            self._activity.count(api_key, now_ms)
         if previous is not None:
             self._used_previous(api_key, previous, now_ms, request.client_ip)
         return Principal(entry, environment, request.client_ip)
@@ -160,6 +174,16 @@ class Gate:
     async def login(self, api_key: str, passphrase: str, timestamp_s: float, signature: str,
                     timestamp_text: str, environment: Environment, client_ip: str) -> KeyEntry:
         """A WebSocket ``op=login``: the same key checks, over the fixed login prehash."""
+        try:
+            return await self._login(api_key, passphrase, timestamp_s, signature,
+                                     timestamp_text, environment, client_ip)
+        except errors.OkxError as refusal:
+            self._count_refusal(api_key, refusal.code)
+            raise
+
+    async def _login(self, api_key: str, passphrase: str, timestamp_s: float, signature: str,
+                     timestamp_text: str, environment: Environment, client_ip: str
+                     ) -> KeyEntry:
         entry = await self._entry(api_key)
         self._check_state(entry, environment, self._clock() - timestamp_s)
         previous = None
@@ -173,9 +197,22 @@ class Gate:
         await self._verify_passphrase(entry, passphrase, previous)
         now_ms = int(self._clock() * 1000)
         self._usage.record(api_key, now_ms, client_ip)
+        if self._activity is not None:
+            self._activity.count(api_key, now_ms)
         if previous is not None:
             self._used_previous(api_key, previous, now_ms, client_ip)
         return entry
+
+    def _count_refusal(self, api_key: str, code: str) -> None:
+        """Count a refusal for its key's chart, only when the key exists: a random or
+        deleted id adds nothing, so the counter's memory follows the real keys."""
+        activity = self._activity
+        if activity is None or not api_key:
+            return
+        known = self._known_keys  # the cache first: cheaper than parsing the id for the set
+        if isinstance(self._cache.get(api_key), KeyEntry) or (
+                known is not None and api_key in known):
+            activity.count(api_key, int(self._clock() * 1000), code)
 
     def _used_previous(self, api_key: str, previous: PreviousSecret, now_ms: int,
                        client_ip: str) -> None:

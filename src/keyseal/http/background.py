@@ -1,4 +1,5 @@
-"""The loops a serving process runs beside requests: follow the change log, write usage."""
+"""The loops a serving process runs beside requests: follow the change log, write usage
+(last used, and requests per day for the activity charts)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 from keyseal.domain.expiry import ExpiryPolicy
+from keyseal.services import activity as activity_service
 from keyseal.services import keys as key_service
 from keyseal.services.changes import Change
 
@@ -53,7 +55,29 @@ class ChangeFollower:
 
 
 def flush_usage(state: ServerState) -> int:
-    """Write pending last-used records in one statement; put them back if the write fails."""
+    """Write pending last-used records in one statement, and the requests counted for the
+    activity charts in another; put back what a failed write held. Returns how many keys'
+    last use was written."""
+    try:
+        return _flush_last_used(state)
+    finally:
+        _flush_activity(state)
+
+
+def _flush_activity(state: ServerState) -> None:
+    if dropped := state.activity.newly_dropped():
+        log.warning("the activity counter was full: %d request(s) not counted", dropped)
+    counts = state.activity.drain()
+    if not counts:
+        return
+    try:
+        activity_service.record_requests(state.rt, counts)
+    except Exception:
+        state.activity.restore(counts)
+        raise
+
+
+def _flush_last_used(state: ServerState) -> int:
     batch, old_secrets = state.usage.drain(), state.usage.drain_old_secrets()
     if not batch and not old_secrets:
         return 0
@@ -87,6 +111,7 @@ async def sweeper(state: ServerState, interval_s: float) -> None:
             retired = await asyncio.to_thread(key_service.retire_old_secrets, state.rt)
             if retired:
                 log.info("retired the previous secret of %d rotated key(s)", len(retired))
+            await asyncio.to_thread(activity_service.forget_old_days, state.rt)
         except Exception:
             log.exception("the sweeper failed; will retry")
         await asyncio.sleep(interval_s)

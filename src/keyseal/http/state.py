@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from keyseal.gate.activity import RequestCounter
 from keyseal.gate.cache import KeyCache
 from keyseal.gate.entry import KeyEntry
 from keyseal.gate.known_keys import KnownKeys
@@ -46,6 +47,8 @@ class ServerState:
     sessions: dict[str, set[SessionCloser]] = field(default_factory=dict)
     #: the serving event loop, once started
     loop: asyncio.AbstractEventLoop | None = None
+    #: requests per key, day and result code, until the usage writer stores them
+    activity: RequestCounter = field(default_factory=RequestCounter)
 
     def close_sessions(self, *, api_key: str | None = None, account_id: int | None = None
                        ) -> None:
@@ -115,6 +118,7 @@ def build_state(rt: Runtime) -> ServerState:
                      max_age=settings.key_cache_max_age_s)
     limiter = RateLimiter(rt.clock, enabled=settings.rate_limits)
     usage = UsageRecorder()
+    activity = RequestCounter()
 
     async def load_key(api_key: str) -> KeyEntry | None:
         return await asyncio.to_thread(key_service.load_entry, rt, api_key)
@@ -126,8 +130,10 @@ def build_state(rt: Runtime) -> ServerState:
                 check_passphrase=check_passphrase, limiter=limiter, usage=usage,
                 window_s=settings.timestamp_window_s, known_keys=known_keys,
                 replay=ReplayGuard(settings.timestamp_window_s,
-                                   refuse_repeated_reads=settings.refuse_repeated_reads))
-    state = ServerState(rt, gate, cache, limiter, usage, BalanceCache(rt), known_keys, cursor)
+                                   refuse_repeated_reads=settings.refuse_repeated_reads),
+                activity=activity)
+    state = ServerState(rt, gate, cache, limiter, usage, BalanceCache(rt), known_keys, cursor,
+                        activity=activity)
     follower = ChangeFollower(state)
     rt.after_commit.append(state.committed)  # this process's own changes, at once
     return state

@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -110,6 +111,20 @@ api_keys = Table(
     Column("prev_last_used_ip", String(45)),
     Column("prev_ended_ms", BigInteger),
     UniqueConstraint("account_id", "label", name="uq_api_keys_label"),
+)
+
+# Requests per key, UTC day and result code ("0" let through, else the refusal's OKX code),
+# for the key's activity chart. Each process adds its in-memory counts in batches (an
+# upsert that adds, so processes sharing the store sum). Rows go with their key.
+key_daily_usage = Table(
+    "key_daily_usage", metadata,
+    Column("api_key", String(36), ForeignKey("api_keys.api_key", ondelete="CASCADE"),
+           primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("code", String(8), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+    # the sweeper forgets days past the longest chart: it reads only the rows it removes
+    Index("ix_key_daily_usage_day", "day"),
 )
 
 balances = Table(
