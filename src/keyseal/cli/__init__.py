@@ -10,6 +10,7 @@ from __future__ import annotations
 from keyseal.cli import (  # noqa: F401  (register)
     accounts,
     audit,
+    config,
     forward_auth,
     keys,
     ledger,
