@@ -284,7 +284,7 @@ def _verify_signature(entry: KeyEntry, request: SignedRequest, timestamp: str,
     given = signature.encode("latin-1")
     head = timestamp.encode("latin-1") + request.method.encode("ascii")
     raw = head + request.target + request.body
-    if hmac.compare_digest(given, b64encode(hmac.digest(entry.secret, raw, "sha256"))):
+    if hmac.compare_digest(given, b64encode(entry.signer.digest(raw))):
         return None
     decoded = decoded_target(request.target)
     other = head + decoded + request.body if decoded != request.target else None
