@@ -98,6 +98,45 @@ def bench_gate(home: Path) -> dict[str, float]:
             "slowdown_vs_bare": bare_rate / gate_rate}
 
 
+def bench_app(home: Path) -> dict[str, float]:
+    """The whole app in-process (ASGI calls, no socket, no HTTP parsing): a signed balance and
+    public/time, so a request's cost over HTTP splits into app and server."""
+    from keyseal.http.app import create_app
+
+    rt = open_runtime(Settings(home=home, rate_limits=False))
+    key = make_key(rt, credit={"USDT": "10000", "BTC": "1"})
+    app = create_app(rt)
+    ts = format_timestamp(time.time())
+    signed = [(b"ok-access-key", key["apiKey"].encode()), (b"ok-access-timestamp", ts.encode()),
+              (b"ok-access-sign", sign_request(key["secretKey"], ts, "GET", BALANCE).encode()),
+              (b"ok-access-passphrase", key["passphrase"].encode())]
+
+    def scope(path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, object]:
+        return {"type": "http", "method": "GET", "path": path, "raw_path": path.encode(),
+                "query_string": b"", "headers": headers, "client": ("127.0.0.1", 5000)}
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        pass
+
+    loop = asyncio.new_event_loop()
+    balance, public = scope(BALANCE, signed), scope("/api/v5/public/time", [])
+
+    async def many(which: dict[str, object], n: int) -> None:
+        for _ in range(n):
+            await app(which, receive, send)
+
+    loop.run_until_complete(many(balance, 10))
+    balance_rate = best_rate(lambda n: loop.run_until_complete(many(balance, n)), 20_000)
+    public_rate = best_rate(lambda n: loop.run_until_complete(many(public, n)), 20_000)
+    loop.close()
+    rt.close()
+    return {"app_balance_us": round(1e6 / balance_rate, 2),
+            "app_time_us": round(1e6 / public_rate, 2)}
+
+
 def bench_counting() -> dict[str, float]:
     """What /metrics' counting costs a request: one requests-dict increment and one
     histogram bucket (plus the two perf_counter calls around the gate)."""
@@ -137,6 +176,8 @@ def table(results: dict[str, object]) -> list[str]:
     if isinstance(gate, dict):
         rows.append(("gate, warm cache", f"{gate['gate_us']:.2f} µs", f"bare HMAC "
                      f"{gate['bare_us']:.2f} µs", f"{gate['slowdown_vs_bare']:.2f}×", "≤ 3×"))
+        rows.append(("app in-process, signed balance", f"{gate['app_balance_us']:.2f} µs",
+                     f"public/time {gate['app_time_us']:.2f} µs", "", "no socket, no HTTP"))
         rows.append(("/metrics counting", f"{gate['counting_us']:.3f} µs", "gate "
                      f"{gate['gate_us']:.2f} µs", f"{gate['counting_us'] / gate['gate_us']:.0%}",
                      "tiny"))
@@ -202,6 +243,8 @@ def main() -> None:
     if "gate" in sections:
         with tempfile.TemporaryDirectory() as gate_home:
             results["gate"] = {**bench_gate(Path(gate_home)), **bench_counting()}
+        with tempfile.TemporaryDirectory() as app_home:
+            results["gate"].update(bench_app(Path(app_home)))  # type: ignore[attr-defined]
     if "http" in sections:
         results["http"] = bench_http(args.seconds, args.rounds)
     if "keys" in sections:
