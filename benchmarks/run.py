@@ -89,8 +89,12 @@ def bench_gate(home: Path) -> dict[str, float]:
         for _ in range(n):
             base64.b64encode(hmac.new(secret, message, hashlib.sha256).digest())
 
-    gate_rate = best_rate(lambda n: loop.run_until_complete(verify_many(n)), 50_000)
-    bare_rate = best_rate(bare, 200_000)
+    # short rounds, interleaved: on a shared machine each side gets its quiet moments
+    gate_rate = bare_rate = 0.0
+    for _ in range(15):
+        gate_rate = max(gate_rate, best_rate(
+            lambda n: loop.run_until_complete(verify_many(n)), 20_000, rounds=1))
+        bare_rate = max(bare_rate, best_rate(bare, 80_000, rounds=1))
     loop.close()
     rt.close()
     return {"gate_per_s": gate_rate, "bare_hmac_per_s": bare_rate,

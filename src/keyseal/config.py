@@ -12,6 +12,7 @@ it came from and what to write instead (``ConfigInvalid``)."""
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -247,6 +248,7 @@ def _one_line(invalid: ValidationError, flags: dict[str, Any], env: dict[str, An
 
 def _reason(msg: str) -> str:
     """pydantic's message, as the rest of a sentence that starts with the setting."""
+    msg = re.sub(r" for <class '[\w.]+'>", "", msg)  # "a valid path for <class 'Path'>"
     msg = msg[0].lower() + msg[1:] if msg else "is not valid"
     for prefix, replacement in (("input should be", "must be"), ("value error, ", ""),
                                 ("input is not", "is not")):

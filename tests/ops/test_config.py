@@ -99,3 +99,14 @@ def test_the_file_sets_the_server_up(serve, tmp_path: Path) -> None:  # type: ig
     served = serve("--config", str(file))
     codes = {httpx.get(served.url + "/api/v5/public/time").json()["code"] for _ in range(25)}
     assert codes == {"0"}  # 10 per 2 s per IP when limits are on
+
+
+def test_every_command_reads_the_file_named_by_keyseal_config(tmp_path: Path) -> None:
+    home = tmp_path / "from-file"
+    file = tmp_path / "keyseal.toml"
+    file.write_text(f"home = '{home}'\n")
+    assert keyseal("init", env={"KEYSEAL_CONFIG": str(file)}).returncode == 0
+    assert (home / "master.key").is_file()
+    file.write_text("home = 5\n")
+    line = one_line_error(keyseal("init", env={"KEYSEAL_CONFIG": str(file)}))
+    assert line == f"error: home in {file} is not a valid path, not '5'; fix it or leave it unset for the default"

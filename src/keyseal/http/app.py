@@ -215,6 +215,8 @@ def wanted_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
 def query_parameters(query_string: bytes) -> dict[str, str]:
     """The query's parameters; one named twice is refused (70016), never resolved."""
     found: dict[str, str] = {}
+    if not query_string:
+        return found
     for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
         if name in found:
             raise errors.AMBIGUOUS(f"the parameter {name[:40]} is given more than once")
