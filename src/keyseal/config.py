@@ -120,7 +120,7 @@ class KeysealConfig(BaseSettings):
         return tuple(sources)
 
 
-#: the settings a file may not hold: a secret belongs in the environment (or a secret store)
+#: the settings only the environment may hold: a secret belongs neither in a file nor a flag
 ENV_ONLY = frozenset({"master_key"})
 #: the settings only ``keyseal serve`` reads: not part of ``Settings``
 SERVE_ONLY = ("workers", "log_level", "log_format", "access_log", "tls_cert", "tls_key",
@@ -192,6 +192,9 @@ def load(flags: dict[str, Any] | None = None, config_file: Path | None = None, *
     from_file = _read_file(cls, path) if path is not None else {}
     for name in ENV_ONLY & from_file.keys():
         raise ConfigInvalid(f"{name} cannot be set in the config file {path}: a secret goes in "
+                            f"${env_name(name)}")
+    for name in ENV_ONLY & given.keys():  # a flag would show in `ps` and shell history
+        raise ConfigInvalid(f"{name} cannot be set by a flag: a secret goes in "
                             f"${env_name(name)}")
     try:
         config = cls(**given)

@@ -80,6 +80,8 @@ def test_a_broken_or_missing_file_and_a_secret_in_a_file(tmp_path: Path) -> None
     file.write_text("master_key = '1:abc'\n")
     line = one_line_error(keyseal("config", "show", "--config", str(file)))
     assert "$KEYSEAL_MASTER_KEY" in line and "abc" not in line
+    line = one_line_error(keyseal("config", "show", "--set", "master_key=1:abc"))
+    assert "cannot be set by a flag" in line and "abc" not in line
 
 
 def test_serve_refuses_a_wrong_setting_before_making_anything(tmp_path: Path) -> None:
