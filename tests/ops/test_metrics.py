@@ -50,3 +50,21 @@ def test_requests_verifications_cache_and_refusals(serve, home_rt: Runtime) -> N
     assert found[("keyseal_key_cache_hits_total", ())] == 3
     assert found[("process_resident_memory_bytes", ())] > 0
     assert not any(name == "keyseal_redis_fallback" for name, _ in found)  # no Redis here
+
+
+def test_redis_fallback_and_revocation_lag_when_the_state_has_them() -> None:
+    from types import SimpleNamespace
+
+    from keyseal.clock import ManualClock
+    from keyseal.gate.cache import KeyCache
+    from keyseal.http.metrics import RequestCounts, exposition
+
+    state = SimpleNamespace(key_cache=KeyCache(ManualClock(0.0)), redis_fallback=True,
+                            revocation_lag_s=0.042)
+    text = exposition(state, RequestCounts()).decode()  # type: ignore[arg-type]
+    found = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples}
+    assert found["keyseal_redis_fallback"] == 1
+    assert found["keyseal_revocation_lag_seconds"] == 0.042
+    state.redis_fallback = False
+    text = exposition(state, RequestCounts()).decode()  # type: ignore[arg-type]
+    assert "keyseal_redis_fallback 0.0" in text
