@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
+import logging
 import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -95,10 +96,13 @@ def serve(
     try:                                                   # creates nothing
         rt = open_home(settings)
         scheme = "https" if options.tls_cert else "http"
-        err.print(f"Keyseal listening on {scheme}://{settings.host}:{settings.port}  (home "
-                  f"{settings.home}, db {shown_db_url(settings.db_url)}, rate limits "
-                  f"{'on' if settings.rate_limits else 'off'}, workers {options.workers})",
-                  highlight=False)
+        listening = (f"Keyseal listening on {scheme}://{settings.host}:{settings.port}  (home "
+                     f"{settings.home}, db {shown_db_url(settings.db_url)}, rate limits "
+                     f"{'on' if settings.rate_limits else 'off'}, workers {options.workers})")
+        if options.log_format == "json":  # every line a JSON object
+            logging.getLogger("keyseal.start").info(listening)
+        else:
+            err.print(listening, highlight=False)
         if options.workers == 1:
             try:
                 run_server(rt, listener, options)

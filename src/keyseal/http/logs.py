@@ -48,3 +48,4 @@ def configure_logging(level: str, log_format: str, *, access_log: bool = False) 
     # the access log is our own (keyseal.access): uvicorn's would be a second line per request
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("keyseal.access").setLevel(logging.INFO if access_log else logging.WARNING)
+    logging.getLogger("keyseal.start").setLevel(logging.INFO)  # "listening on …", always
