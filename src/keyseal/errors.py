@@ -181,6 +181,8 @@ HEADERS_TOO_LARGE = ErrorCode(
     "70052", "Request headers too large: at most {0} bytes and {1} header fields", 431)
 TARGET_TOO_LONG = ErrorCode("70053", "Request target too long (limit {0} bytes)", 414)
 MALFORMED_HTTP = ErrorCode("70054", "Malformed HTTP request: {0}", 400)
+# Operations, 70075-70079: /readyz (src/keyseal/http/ops.py).
+NOT_READY = ErrorCode("70075", "Keyseal is not ready: {0}", 503)
 # Master keys, 70040-70049: each message names where the keys were looked for (a home or
 # $KEYSEAL_MASTER_KEY) and what to do. See docs/decisions/0005-master-key-fingerprints.md.
 MASTER_KEYS_FROM_ENVIRONMENT = ErrorCode(

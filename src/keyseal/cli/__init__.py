@@ -11,6 +11,7 @@ from keyseal.cli import (  # noqa: F401  (register)
     accounts,
     activity,
     audit,
+    config,
     forward_auth,
     keys,
     ledger,

@@ -3,6 +3,7 @@ fast per-process re-check of a passphrase argon2 already accepted, and new API s
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 
@@ -33,7 +34,10 @@ class FastVerifier:
         self._pepper = secrets.token_bytes(32)
 
     def digest(self, value: str) -> bytes:
-        return hmac.digest(self._pepper, value.encode("utf-8", "surrogatepass"), "sha256")
+        # keyed BLAKE2b (a MAC by design, RFC 7693): one C call, a third of an HMAC-SHA256's
+        # cost, and this runs on every signed request
+        return hashlib.blake2b(value.encode("utf-8", "surrogatepass"), key=self._pepper,
+                               digest_size=32).digest()
 
     @staticmethod
     def same(a: bytes, b: bytes) -> bool:

@@ -27,6 +27,9 @@ class KeyCache:
         self._max_age = max_age
         #: bumped by every eviction; a load that raced one must not write back what it read
         self.evictions = 0
+        #: keys served from the cache, and loads from the store (for /metrics)
+        self.hits = 0
+        self.misses = 0
 
     def get(self, api_key: str) -> KeyEntry | None | bool:
         """The entry; ``False`` when known not to exist; ``None`` when not cached (or cached
@@ -36,6 +39,7 @@ class KeyCache:
             entry, stale_at = found
             if stale_at > self._clock():
                 self._entries.move_to_end(api_key)
+                self.hits += 1
                 return entry
             return None  # kept until the reload replaces it, to carry its passphrase results
         until = self._unknown.get(api_key)
@@ -49,6 +53,7 @@ class KeyCache:
     def put(self, api_key: str, entry: KeyEntry | None, *, loaded_at: int | None = None) -> None:
         """Cache a load; ``loaded_at`` (the ``evictions`` count when the load began) drops the
         result if a change evicted anything meanwhile, so a stale read cannot outlive it."""
+        self.misses += 1
         if loaded_at is not None and loaded_at != self.evictions:
             return
         if entry is None:

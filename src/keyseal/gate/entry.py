@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from keyseal.domain.ipallow import IpAllowlist
 from keyseal.domain.keys import Environment
 from keyseal.domain.permissions import Permission
+from keyseal.gate.signer import PrekeyedHmac
 
 
 @dataclass(slots=True)
@@ -58,9 +59,12 @@ class KeyEntry:
     explain_signatures: bool = False
     #: while a rotation's overlap lasts, the previous secret
     previous: PreviousSecret | None = None
+    #: HMAC-SHA256 already keyed with ``secret`` (gate/signer.py), for the warm path
+    signer: PrekeyedHmac = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.permission_bits = int(self.permission)
+        self.signer = PrekeyedHmac(self.secret)
 
     @property
     def explains(self) -> bool:

@@ -53,6 +53,7 @@ from keyseal.signing import (
 KeyLoader = Callable[[str], Awaitable[KeyEntry | None]]
 PassphraseCheck = Callable[[str, str], Awaitable[bool]]
 MAX_BAD_PASSPHRASES = 8
+_LIVE = Environment.LIVE
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
@@ -131,12 +132,14 @@ class Gate:
         signature = headers.get("ok-access-sign", "")
         timestamp = headers.get("ok-access-timestamp", "")
         passphrase = headers.get("ok-access-passphrase", "")
-        _require_headers(api_key, signature, timestamp, passphrase)
+        if not (api_key and signature and timestamp and passphrase):
+            _require_headers(api_key, signature, timestamp, passphrase)
         sent_at = _parse_timestamp(timestamp)
         entry = self._cache.get(api_key)  # the warm path stays synchronous
         if not isinstance(entry, KeyEntry):
             entry = await self._entry(api_key)
-        environment = Environment.from_header(headers.get("x-simulated-trading"))
+        simulated = headers.get("x-simulated-trading")
+        environment = _LIVE if simulated is None else Environment.from_header(simulated)
         now = self._clock()
         now_ms = int(now * 1000)
         self._check_state(entry, environment, now - sent_at)
@@ -321,7 +324,7 @@ def _verify_signature(entry: KeyEntry, request: SignedRequest, timestamp: str,
     given = signature.encode("latin-1")
     head = timestamp.encode("latin-1") + request.method.encode("ascii")
     raw = head + request.target + request.body
-    if hmac.compare_digest(given, b64encode(hmac.digest(entry.secret, raw, "sha256"))):
+    if hmac.compare_digest(given, b64encode(entry.signer.digest(raw))):
         return None
     decoded = decoded_target(request.target)
     other = head + decoded + request.body if decoded != request.target else None

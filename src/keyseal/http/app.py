@@ -9,6 +9,7 @@ import contextlib
 import gc
 import logging
 from collections.abc import Mapping
+from time import perf_counter
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -19,14 +20,17 @@ from keyseal.gate.verifier import SignedRequest
 from keyseal.http import envelope
 from keyseal.http.background import ChangeFollower, flush_usage, sweeper, usage_writer
 from keyseal.http.client_address import TrustedProxies
+from keyseal.http.metrics import RequestCounts
 from keyseal.http.okx import all_routes
 from keyseal.http.openapi import openapi_document
+from keyseal.http.ops import ops_routes
 from keyseal.http.routes import Call, Reply, Route
 from keyseal.http.state import ServerState, build_state
 from keyseal.http.ws import serve_private
 from keyseal.services.runtime import Runtime
 
 log = logging.getLogger("keyseal.server")
+access = logging.getLogger("keyseal.access")
 _JSON = [(b"content-type", b"application/json")]
 #: the server's clock in epoch milliseconds, on every response: a client sees its own skew
 #: without a request to public/time, and before a 50102 tells it
@@ -34,7 +38,7 @@ SERVER_TIME_HEADER = b"x-keyseal-server-time"
 
 
 class KeysealApp:
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, *, access_log: bool = False) -> None:
         self.rt = rt
         self.state: ServerState = build_state(rt)
         self.routes = all_routes()
@@ -44,6 +48,10 @@ class KeysealApp:
         self._openapi = orjson.dumps(openapi_document(self.routes))
         self._proxies = TrustedProxies(rt.settings.trusted_proxies)
         self._tasks: list[asyncio.Task[None]] = []
+        #: plain counters on the request path, read by /metrics when scraped
+        self.counts = RequestCounts()
+        self._ops = ops_routes(self.state, self.counts)
+        self._access_log = access_log
 
     # -- lifespan ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -89,13 +97,28 @@ class KeysealApp:
                                        headers.get("x-forwarded-for"))
 
     async def _http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = scope["path"]
+        ops = self._ops.get(path)
+        if ops is not None and scope["method"] == "GET":
+            status, body, content_type = await ops()
+            await send({"type": "http.response.start", "status": status, "headers": [
+                (b"content-type", content_type), (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        began = perf_counter() if self._access_log else 0.0
         try:
-            status, body = await self._respond(scope, receive)
+            status, body, code = await self._respond(scope, receive)
         except errors.OkxError as refusal:
             status, body = envelope.failure(refusal)
+            code = refusal.code
         except Exception:
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             status, body = envelope.failure(errors.SYSTEM_ERROR())
+            code = errors.SYSTEM_ERROR.code
+        route = path if path in self.table else "other"
+        self.counts.request(route, code, status)
+        if self._access_log:
+            self._log_access(scope, route, status, code, perf_counter() - began)
         headers = [*_JSON, (b"content-length", str(len(body)).encode()),
                    (SERVER_TIME_HEADER, str(int(self.rt.clock() * 1000)).encode())]
         if status == 413:  # the rest of the body is still coming: close instead of reading it
@@ -103,10 +126,22 @@ class KeysealApp:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    async def _respond(self, scope: dict[str, Any], receive: Any) -> tuple[int, bytes]:
+    def _log_access(self, scope: dict[str, Any], route: str, status: int, code: str,
+                    seconds: float) -> None:
+        """One line per request: no query, no header values, so no secret and no signature."""
+        forwarded = [v for k, v in scope["headers"] if k.lower() == b"x-forwarded-for"]
+        client = scope.get("client")
+        ip = self._proxies.client_ip(client[0] if client else "", b", ".join(forwarded).decode(
+            "latin-1") if forwarded else None)
+        ms = round(seconds * 1000, 3)
+        access.info("%s %s %s %d %s %.3fms", ip, scope["method"], scope["path"][:200], status,
+                    code, ms, extra={"client": ip, "method": scope["method"], "route": route,
+                                     "status": status, "code": code, "ms": ms})
+
+    async def _respond(self, scope: dict[str, Any], receive: Any) -> tuple[int, bytes, str]:
         path = scope["path"]
         if path == "/openapi.json" and scope["method"] == "GET":
-            return 200, self._openapi
+            return 200, self._openapi, "0"
         methods = self.table.get(path)
         if methods is None:
             raise errors.ENDPOINT_UNAVAILABLE(detail=f"no route {path[:100]!r}")
@@ -120,20 +155,24 @@ class KeysealApp:
         principal = None
         if route.guard is not None:
             request = signed_request(scope, headers, body, client_ip)
+            began = perf_counter()
             try:
                 principal = await self.state.gate.authenticate(request, route.guard)
             except errors.OkxError as refusal:
+                self.counts.verified(perf_counter() - began)
                 log.info("refused %s %s: %s %s", scope["method"], path, refusal.code,
                          refusal.detail)
                 raise
+            self.counts.verified(perf_counter() - began)
         elif route.public_rate is not None and not self.state.limiter.allow(
                 (client_ip, route.path), route.public_rate):
             raise errors.RATE_LIMITED(detail=f"ip {client_ip}")
         query = query_parameters(query_string)
         result = await route.handler(Call(self.state, query, body, principal, client_ip))
         if isinstance(result, Reply):
-            return result.http_status, envelope.encode(result.code, result.msg, result.data)
-        return envelope.success(result)
+            return result.http_status, envelope.encode(result.code, result.msg, result.data), \
+                result.code
+        return 200, envelope.encode("0", "", result), "0"
 
     async def _read_body(self, receive: Any, headers: dict[str, str]) -> bytes:
         return await read_body(receive, headers, self.rt.settings.max_body_bytes)
@@ -176,6 +215,8 @@ def wanted_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
 def query_parameters(query_string: bytes) -> dict[str, str]:
     """The query's parameters; one named twice is refused (70016), never resolved."""
     found: dict[str, str] = {}
+    if not query_string:
+        return found
     for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
         if name in found:
             raise errors.AMBIGUOUS(f"the parameter {name[:40]} is given more than once")
@@ -243,5 +284,5 @@ async def stop_background(state: ServerState, tasks: list[asyncio.Task[None]]) -
         log.exception("could not write key usage at shutdown")
 
 
-def create_app(rt: Runtime) -> KeysealApp:
-    return KeysealApp(rt)
+def create_app(rt: Runtime, *, access_log: bool = False) -> KeysealApp:
+    return KeysealApp(rt, access_log=access_log)
