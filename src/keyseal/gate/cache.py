@@ -50,6 +50,11 @@ class KeyCache:
         del self._unknown[api_key]
         return None
 
+    def holds(self, api_key: str) -> bool:
+        """Whether a key entry is cached, without counting a hit or touching its recency (for
+        bookkeeping such as the activity counter, which must not skew /metrics)."""
+        return api_key in self._entries
+
     def put(self, api_key: str, entry: KeyEntry | None, *, loaded_at: int | None = None) -> None:
         """Cache a load; ``loaded_at`` (the ``evictions`` count when the load began) drops the
         result if a change evicted anything meanwhile, so a stale read cannot outlive it."""

@@ -213,7 +213,7 @@ class Gate:
         if activity is None or not api_key:
             return
         known = self._known_keys  # the cache first: cheaper than parsing the id for the set
-        if isinstance(self._cache.get(api_key), KeyEntry) or (
+        if self._cache.holds(api_key) or (
                 known is not None and api_key in known):
             activity.count(api_key, int(self._clock() * 1000), code)
 
