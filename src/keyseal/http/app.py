@@ -19,6 +19,7 @@ from keyseal.gate.verifier import SignedRequest
 from keyseal.http import envelope
 from keyseal.http.background import ChangeFollower, flush_usage, sweeper, usage_writer
 from keyseal.http.client_address import TrustedProxies
+from keyseal.http.dashboard import create_dashboard
 from keyseal.http.okx import all_routes
 from keyseal.http.openapi import openapi_document
 from keyseal.http.routes import Call, Reply, Route
@@ -44,6 +45,9 @@ class KeysealApp:
         self._openapi = orjson.dumps(openapi_document(self.routes))
         self._proxies = TrustedProxies(rt.settings.trusted_proxies)
         self._tasks: list[asyncio.Task[None]] = []
+        #: everything but the OKX surface (see ``is_okx_path``) is the dashboard's
+        self.dashboard = create_dashboard(rt, client_ip=self.scope_client_ip,
+                                          is_https=self.scope_is_https)
 
     # -- lifespan ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -60,7 +64,10 @@ class KeysealApp:
             self.state.loop = asyncio.get_running_loop()
         kind = scope["type"]
         if kind == "http":
-            await self._http(scope, receive, send)
+            if is_okx_path(scope["path"]):
+                await self._http(scope, receive, send)
+            else:
+                await self.dashboard(scope, receive, send)
         elif kind == "websocket":
             await self._websocket(scope, receive, send)
         elif kind == "lifespan":
@@ -87,6 +94,19 @@ class KeysealApp:
         client = scope.get("client")
         return self._proxies.client_ip(client[0] if client else "",
                                        headers.get("x-forwarded-for"))
+
+    def scope_client_ip(self, scope: dict[str, Any]) -> str:
+        return self.client_ip(scope, wanted_headers(scope["headers"]))
+
+    def scope_is_https(self, scope: dict[str, Any]) -> bool:
+        """HTTPS to the browser: served so, or said so by a trusted proxy."""
+        if scope.get("scheme") == "https":
+            return True
+        client = scope.get("client")
+        if not client or not self._proxies.trusts_peer(client[0]):
+            return False
+        proto = [v for k, v in scope["headers"] if k.lower() == b"x-forwarded-proto"]
+        return proto == [b"https"]
 
     async def _http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         try:
@@ -146,6 +166,12 @@ class KeysealApp:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         await serve_private(self.state, scope, receive, send, self.client_ip(scope, headers))
+
+
+def is_okx_path(path: str) -> bool:
+    """The OKX surface, served by the bare dispatcher (the hot path): ``/api/…`` (an unknown
+    one still answers 50005 in OKX's envelope), ``/ws/…`` and ``/openapi.json``."""
+    return path.startswith(("/api/", "/ws/")) or path in ("/api", "/openapi.json")
 
 
 _WANTED = frozenset({b"ok-access-key", b"ok-access-sign", b"ok-access-timestamp",

@@ -1,0 +1,24 @@
+"""The dashboard's Starlette application."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from keyseal.http.dashboard import account, auth, keys
+from keyseal.http.dashboard.web import HERE, Dashboard, SecurityHeaders
+from keyseal.services.runtime import Runtime
+
+
+def create_dashboard(rt: Runtime, *, client_ip: Callable[[dict[str, Any]], str],
+                     is_https: Callable[[dict[str, Any]], bool]) -> Any:
+    """The dashboard as an ASGI app; ``client_ip`` and ``is_https`` read a request's scope
+    the way the OKX routes do (``X-Forwarded-*`` only from trusted proxies)."""
+    app = Starlette(routes=[*auth.routes, *keys.routes, *account.routes,
+                            Mount("/static", StaticFiles(directory=HERE / "static"))])
+    app.state.dashboard = Dashboard(rt, client_ip, is_https)
+    return SecurityHeaders(app)

@@ -1,0 +1,76 @@
+// Keyseal dashboard: small progressive enhancements. Every page works without this file.
+"use strict";
+(function () {
+  const rules = {
+    length: (v) => v.length >= 8 && v.length <= 32,
+    digit: (v) => /[0-9]/.test(v),
+    upper: (v) => /[A-Z]/.test(v),
+    lower: (v) => /[a-z]/.test(v),
+    special: (v) => /[^A-Za-z0-9]/.test(v),
+  };
+
+  // passphrase rules, ticked as the user types
+  const pass = document.querySelector('input[data-check="passphrase"]');
+  if (pass) {
+    const items = document.querySelectorAll("#passphrase-rules [data-rule]");
+    const update = () => {
+      items.forEach((li) => {
+        const ok = rules[li.dataset.rule](pass.value);
+        li.classList.toggle("met", ok);
+        li.setAttribute("aria-label", (ok ? "done: " : "missing: ") + li.textContent);
+      });
+    };
+    pass.addEventListener("input", update);
+    update();
+  }
+
+  // IP allow-list: "n of 20" and a hint for entries that are not addresses
+  document.querySelectorAll('textarea[data-check="ip"]').forEach((area) => {
+    const max = parseInt(area.dataset.max, 10);
+    const counter = document.querySelector("#ip-count [data-count]");
+    const feedback = document.getElementById("ip-feedback");
+    const looksLikeEntry = (p) => /^[0-9a-fA-F:.]+(\/[0-9]{1,3})?$/.test(p);
+    const update = () => {
+      const parts = [...new Set(area.value.split(/[\s,]+/).filter(Boolean))];
+      if (counter) counter.textContent = String(parts.length);
+      const bad = parts.filter((p) => !looksLikeEntry(p));
+      let message = "";
+      if (parts.length > max) message = "At most " + max + " entries; remove " + (parts.length - max) + ".";
+      else if (bad.length) message = bad[0] + " is not an IP address or network.";
+      if (feedback && (message || feedback.dataset.live)) {
+        feedback.dataset.live = "1";
+        feedback.textContent = message;
+        feedback.className = "feedback" + (message ? " bad" : "");
+      }
+      area.toggleAttribute("aria-invalid", Boolean(message));
+    };
+    area.addEventListener("input", update);
+  });
+
+  // copy buttons on the one-time reveal
+  document.querySelectorAll("button[data-copy]").forEach((button) => {
+    button.hidden = false;
+    button.addEventListener("click", async () => {
+      const input = document.getElementById(button.dataset.copy);
+      const said = document.querySelector(".copied");
+      try {
+        await navigator.clipboard.writeText(input.value);
+        if (said) said.textContent = input.labels[0].textContent + " copied.";
+      } catch (e) {
+        input.select();
+        if (said) said.textContent = "Press Ctrl+C (or ⌘C) to copy the selected value.";
+      }
+    });
+  });
+
+  // leaving the reveal before "I have stored them" asks first
+  const reveal = document.querySelector("[data-reveal]");
+  if (reveal) {
+    const stored = document.getElementById("stored");
+    let done = false;
+    reveal.querySelector("form").addEventListener("submit", () => { done = true; });
+    window.addEventListener("beforeunload", (event) => {
+      if (!done && !stored.checked) { event.preventDefault(); event.returnValue = ""; }
+    });
+  }
+})();

@@ -1,0 +1,48 @@
+"""The dashboard: browser sessions (only a hash of each session id is kept) and WebAuthn
+security keys registered as a second factor.
+
+Revision ID: 0007
+Revises: 0005
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "web_sessions",
+        # SHA-256 of the cookie's random value: a copy of the database opens no session
+        sa.Column("id_hash", sa.String(64), primary_key=True),
+        sa.Column("account_id", sa.Integer(), sa.ForeignKey("accounts.id"), nullable=False,
+                  index=True),
+        # "2fa": the password was right, a second factor is still due; "full": logged in
+        sa.Column("stage", sa.String(8), nullable=False),
+        sa.Column("csrf", sa.String(64), nullable=False),
+        sa.Column("created_ms", sa.BigInteger(), nullable=False),
+        sa.Column("seen_ms", sa.BigInteger(), nullable=False),
+        sa.Column("ip", sa.String(45)),
+        # the WebAuthn challenge this session was last given, until it is answered
+        sa.Column("challenge", sa.String(128)),
+    )
+    op.create_table(
+        "security_keys",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("account_id", sa.Integer(), sa.ForeignKey("accounts.id"), nullable=False,
+                  index=True),
+        sa.Column("credential_id", sa.String(1400), nullable=False, unique=True),
+        sa.Column("public_key", sa.LargeBinary(), nullable=False),
+        sa.Column("sign_count", sa.BigInteger(), nullable=False),
+        sa.Column("label", sa.String(50), nullable=False),
+        sa.Column("created_ms", sa.BigInteger(), nullable=False),
+        sa.Column("last_used_ms", sa.BigInteger()),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("security_keys")
+    op.drop_table("web_sessions")

@@ -1,0 +1,201 @@
+"""The seeds' web flow in Chromium: sign up, the authenticator app, create a key, the
+one-time reveal, a signed call with it, disable, delete; field errors; CSRF; sub-accounts."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.browser.conftest import PASSPHRASE, PASSWORD, Codes, Dashboard, enrol_totp, sign_up
+from tests.conftest import new_email, signed_headers
+
+pytestmark = pytest.mark.compat
+
+BALANCE = "/api/v5/account/balance"
+
+
+def balance_code(url: str, key: dict[str, str]) -> str:
+    response = httpx.get(url + BALANCE, headers=signed_headers(key, "GET", BALANCE), timeout=10)
+    return str(response.json()["code"])
+
+
+def ready_account(page: Any, dashboard: Dashboard) -> tuple[str, Codes]:
+    email = new_email()
+    sign_up(page, dashboard.url, email)
+    dashboard.verify_kyc(email)
+    return email, enrol_totp(page, dashboard.url)
+
+
+def open_api_keys(page: Any) -> None:
+    """Profile menu → Developer Tools → API keys."""
+    page.locator("summary").click()
+    page.get_by_role("link", name="API keys").click()
+    page.wait_for_url(re.compile(r"/keys$"))
+
+
+def create_key(page: Any, codes: Codes, label: str, *, trade: bool = False,
+               ip: str = "") -> dict[str, str]:
+    page.get_by_role("link", name="Create API key").click()
+    page.get_by_label("Label").fill(label)
+    page.get_by_label("Passphrase", exact=True).fill(PASSPHRASE)
+    if ip:
+        page.get_by_label("IP allow-list").fill(ip)
+    if trade:
+        page.get_by_label(re.compile("^Trade")).check()
+    page.get_by_label("Authenticator code").fill(codes.next())
+    page.get_by_role("button", name="Create key").click()
+    page.wait_for_url(re.compile(r"/keys/reveal$"))
+    return {"apiKey": page.get_by_label("API key", exact=True).input_value(),
+            "secretKey": page.get_by_label("Secret key", exact=True).input_value(),
+            "passphrase": page.get_by_label("Passphrase", exact=True).input_value()}
+
+
+def test_create_reveal_call_disable_delete(page: Any, dashboard: Dashboard) -> None:
+    _, codes = ready_account(page, dashboard)
+    open_api_keys(page)
+    page.get_by_text("No API keys yet").wait_for()
+
+    key = create_key(page, codes, "bot1", trade=True)
+    assert key["passphrase"] == PASSPHRASE and len(key["secretKey"]) >= 32
+    for field in ("API key", "Secret key", "Passphrase"):
+        assert page.get_by_label(field, exact=True).get_attribute("autocomplete") == "off"
+    assert page.get_by_text("shown this once").is_visible()
+    assert f'"{dashboard.url}" + path' in page.locator("pre").first.inner_text()
+    assert "keyseal vault check bot1" in page.content()
+
+    assert balance_code(dashboard.url, key) == "0"
+
+    page.reload()  # the reveal is gone for good
+    assert key["secretKey"] not in page.content()
+    assert page.get_by_text("shown once and cannot be shown again").is_visible()
+    page.go_back()
+    assert key["secretKey"] not in page.content()
+
+    page.goto(dashboard.url + "/keys")
+    row = page.locator("tr", has_text="bot1")
+    assert key["apiKey"] in row.inner_text() and "Read, Trade" in row.inner_text()
+    assert "No IP allow-list" in page.content() and "Expires in" in row.inner_text()
+
+    row.get_by_role("link", name="Disable").click()
+    page.get_by_label("Authenticator code").fill(codes.next())
+    page.get_by_role("button", name="Disable").click()
+    page.wait_for_url(re.compile(r"/keys$"))
+    assert "Disabled" in page.locator("tr", has_text="bot1").inner_text()
+    assert balance_code(dashboard.url, key) == "50100"
+
+    # the delete dialog says when and from where the key was last used (usage is written
+    # in batches, about once a second)
+    deadline = time.monotonic() + 10
+    while True:
+        page.goto(dashboard.url + f"/keys/{key['apiKey']}/delete")
+        if "from 127.0.0.1" in page.content() or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert page.get_by_text(re.compile("It was last used .* from 127.0.0.1")).is_visible()
+    page.get_by_label("Authenticator code").fill(codes.next())
+    page.get_by_role("button", name="Delete key").click()
+    page.wait_for_url(re.compile(r"/keys$"))
+    assert "bot1" not in page.locator("main").inner_text()
+    assert balance_code(dashboard.url, key) == "50111"
+
+
+def test_field_errors_are_beside_their_fields(page: Any, dashboard: Dashboard) -> None:
+    ready_account(page, dashboard)
+    page.goto(dashboard.url + "/keys/new")
+    page.get_by_label("Label").fill("okLabel1")
+    page.get_by_label("Passphrase", exact=True).fill("weak")
+    page.get_by_label("IP allow-list").fill(", ".join(f"10.0.0.{i}" for i in range(1, 22)))
+    assert page.locator("#ip-count").inner_text() == "21 of 20"  # counted as typed
+    page.get_by_label("Authenticator code").fill("000000")
+    page.get_by_role("button", name="Create key").click()
+    assert page.locator("#label-feedback").inner_text() == "Your input is correct"
+    assert page.locator("#passphrase-feedback").inner_text() == "The passphrase format is incorrect."
+    assert page.locator("#ip-feedback").inner_text() == "Each API key can bind up to 20 IP addresses"
+    assert page.get_by_label("Passphrase", exact=True).get_attribute("aria-invalid") == "true"
+    page.goto(dashboard.url + "/keys")
+    page.get_by_text("No API keys yet").wait_for()  # nothing was created
+
+
+def test_a_form_without_its_csrf_token_is_refused(page: Any, dashboard: Dashboard) -> None:
+    ready_account(page, dashboard)
+    # the browser's own cookies go along (a same-site request), but not the form's token
+    response = page.request.post(dashboard.url + "/keys/new", form={
+        "label": "forged1", "passphrase": PASSPHRASE, "code": "123456"})
+    assert response.status == 403 and "70060" in response.text()
+    response = page.request.post(dashboard.url + "/logout", form={"csrf": "wrong" * 8})
+    assert response.status == 403
+    page.goto(dashboard.url + "/keys")
+    assert "forged1" not in page.content() and page.url.endswith("/keys")  # still logged in
+
+
+def test_login_logout_and_the_second_factor(page: Any, dashboard: Dashboard) -> None:
+    email, codes = ready_account(page, dashboard)
+    page.locator("summary").click()
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(re.compile(r"/login$"))
+    assert page.goto(dashboard.url + "/keys").url.endswith("/login")
+
+    said = []
+    for who, password in ((new_email(), PASSWORD), (email, "wrong password!")):
+        page.get_by_label("Email").fill(who)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Log in").click()
+        said.append(page.get_by_role("alert").inner_text())
+    assert said == ["User not found or password invalid"] * 2
+
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/login/2fa$"))
+    half = {c["name"]: c for c in page.context.cookies()}["ks_session"]
+    assert half["httpOnly"] and half["sameSite"] == "Strict"
+    assert page.goto(dashboard.url + "/keys").url.endswith("/login/2fa")  # not in yet
+    page.get_by_label("Authenticator code").fill(codes.next())
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/keys$"))
+    full = {c["name"]: c for c in page.context.cookies()}["ks_session"]
+    assert full["value"] != half["value"]  # a new id once logged in
+
+
+def test_security_headers(dashboard: Dashboard) -> None:
+    response = httpx.get(dashboard.url + "/login")
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_a_sub_account_and_its_key(page: Any, dashboard: Dashboard) -> None:
+    _, codes = ready_account(page, dashboard)
+    page.locator("summary").click()
+    page.get_by_role("link", name="Sub-accounts").click()
+    page.get_by_label("Name").fill("gridbot01")
+    page.get_by_role("button", name="Create sub-account").click()
+    row = page.locator("tr", has_text="gridbot01")
+    row.get_by_role("link", name="Manage keys").click()
+    page.get_by_role("heading", name="API keys of gridbot01").wait_for()
+    assert page.get_by_label(re.compile("^Withdraw")).count() == 0  # sub-accounts cannot withdraw
+    key = create_key(page, codes, "subbot1", trade=True, ip="127.0.0.1")
+    assert balance_code(dashboard.url, key) == "0"
+    page.goto(dashboard.url + "/keys?sub=gridbot01")
+    assert "subbot1" in page.locator("tr", has_text="subbot1").inner_text()
+    page.goto(dashboard.url + "/keys")
+    assert "subbot1" not in page.locator("main").inner_text()  # the master's own keys only
+
+
+def test_activity_lists_the_trail_newest_first(page: Any, dashboard: Dashboard) -> None:
+    _, codes = ready_account(page, dashboard)
+    page.goto(dashboard.url + "/keys")
+    key = create_key(page, codes, "watched1")
+    page.goto(dashboard.url + "/activity")
+    events = page.locator("table.events tbody tr td:nth-child(2)").all_inner_texts()
+    assert events[0] == "key created" and "2fa enabled" in events
+    page.get_by_label("Show").select_option(key["apiKey"])
+    page.get_by_role("button", name="Filter").click()
+    assert page.locator("#usage-chart").is_visible()
+    assert page.locator("table.events tbody tr td:nth-child(2)").all_inner_texts() == ["key created"]
