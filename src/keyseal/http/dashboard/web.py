@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -87,6 +88,19 @@ templates = Environment(loader=FileSystemLoader(HERE / "templates"),
                         autoescape=select_autoescape(default=True), trim_blocks=True,
                         lstrip_blocks=True)
 templates.filters["when"] = when
+
+
+def when_html(ms: int | None) -> Markup:
+    """``when``, its date and its time each kept on one line (a narrow column breaks
+    between them, never inside)."""
+    if ms is None:
+        return Markup("never")
+    day, clock = when(ms).split(" ", 1)
+    return Markup('<span><span class="nowrap">{}</span> <span class="nowrap">{}</span></span>').format(
+        day, clock)
+
+
+templates.filters["when_html"] = when_html
 templates.filters["b64"] = lambda value: base64.b64encode(str(value).encode()).decode()
 
 
