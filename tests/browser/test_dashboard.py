@@ -66,6 +66,9 @@ def test_create_reveal_call_disable_delete(page: Any, dashboard: Dashboard) -> N
     assert page.get_by_text("shown this once").is_visible()
     assert f'"{dashboard.url}" + path' in page.locator("pre").first.inner_text()
     assert "keyseal vault check bot1" in page.content()
+    page.get_by_role("button", name="Copy").first.click()  # JS: copy buttons, said aloud
+    assert "copied" in page.locator(".copied").inner_text().lower() or \
+        "Ctrl+C" in page.locator(".copied").inner_text()
 
     assert balance_code(dashboard.url, key) == "0"
 
@@ -108,6 +111,8 @@ def test_field_errors_are_beside_their_fields(page: Any, dashboard: Dashboard) -
     page.goto(dashboard.url + "/keys/new")
     page.get_by_label("Label").fill("okLabel1")
     page.get_by_label("Passphrase", exact=True).fill("weak")
+    met = page.locator("#passphrase-rules li.met").evaluate_all("els => els.map(e => e.dataset.rule)")
+    assert met == ["lower"]  # the rules tick as the user types
     page.get_by_label("IP allow-list").fill(", ".join(f"10.0.0.{i}" for i in range(1, 22)))
     assert page.locator("#ip-count").inner_text() == "21 of 20"  # counted as typed
     page.get_by_label("Authenticator code").fill("000000")
@@ -199,3 +204,52 @@ def test_activity_lists_the_trail_newest_first(page: Any, dashboard: Dashboard) 
     page.get_by_role("button", name="Filter").click()
     assert page.locator("#usage-chart").is_visible()
     assert page.locator("table.events tbody tr td:nth-child(2)").all_inner_texts() == ["key created"]
+
+
+def test_edit_enable_and_regenerate_work_without_javascript(browser: Any,
+                                                           dashboard: Dashboard) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        _, codes = ready_account(page, dashboard)
+        page.goto(dashboard.url + "/keys")
+        key = create_key(page, codes, "plain1", ip="127.0.0.1")
+        assert page.locator("button[data-copy]").first.is_hidden()  # no JS: no copy buttons
+        page.get_by_label("I have stored").check()
+        page.get_by_role("button", name="Done").click()
+        page.wait_for_url(re.compile(r"/keys$"))
+
+        row = page.locator("tr", has_text="plain1")
+        row.get_by_role("link", name="Edit").click()
+        page.get_by_label("Label").fill("plain2")
+        page.get_by_label("IP allow-list").fill("127.0.0.1 10.1.2.3")
+        page.get_by_label("Authenticator code").fill(codes.next())
+        page.get_by_role("button", name="Save").click()
+        page.wait_for_url(re.compile(r"/keys$"))
+        row = page.locator("tr", has_text="plain2")
+        assert "10.1.2.3" in row.inner_text()
+
+        for action in ("Disable", "Enable"):
+            page.locator("tr", has_text="plain2").get_by_role("link", name=action).click()
+            page.get_by_label("Authenticator code").fill(codes.next())
+            page.get_by_role("button", name=action).click()
+            page.wait_for_url(re.compile(r"/keys$"))
+        assert "Enabled" in page.locator("tr", has_text="plain2").inner_text()
+        assert balance_code(dashboard.url, key) == "0"
+
+        page.locator("tr", has_text="plain2").get_by_role("link", name="Regenerate").click()
+        page.get_by_label("Passphrase of the new key").fill("An0ther!pass")
+        page.get_by_label("Authenticator code").fill(codes.next())
+        page.get_by_role("button", name="Regenerate").click()
+        page.wait_for_url(re.compile(r"/keys/reveal$"))
+        new = {"apiKey": page.get_by_label("API key", exact=True).input_value(),
+               "secretKey": page.get_by_label("Secret key", exact=True).input_value(),
+               "passphrase": "An0ther!pass"}
+        assert new["apiKey"] != key["apiKey"]
+        assert balance_code(dashboard.url, new) == "0"
+        assert balance_code(dashboard.url, key) == "50100"  # the old one was disabled with it
+        page.goto(dashboard.url + "/keys")
+        assert "plain2v2" in page.locator("main").inner_text()
+    finally:
+        context.close()
