@@ -67,8 +67,8 @@ def test_create_reveal_call_disable_delete(page: Any, dashboard: Dashboard) -> N
     assert f'"{dashboard.url}" + path' in page.locator("pre").first.inner_text()
     assert "keyseal vault check bot1" in page.content()
     page.get_by_role("button", name="Copy").first.click()  # JS: copy buttons, said aloud
-    assert "copied" in page.locator(".copied").inner_text().lower() or \
-        "Ctrl+C" in page.locator(".copied").inner_text()
+    page.locator(".copied", has_text="API key copied.").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == key["apiKey"]
 
     assert balance_code(dashboard.url, key) == "0"
 
