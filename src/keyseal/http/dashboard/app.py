@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from keyseal.http.dashboard import account, auth, keys
+from keyseal.http.dashboard import account, auth, keys, webauthn_routes
 from keyseal.http.dashboard.web import HERE, Dashboard, SecurityHeaders
 from keyseal.services.runtime import Runtime
 
@@ -18,7 +18,7 @@ def create_dashboard(rt: Runtime, *, client_ip: Callable[[dict[str, Any]], str],
                      is_https: Callable[[dict[str, Any]], bool]) -> Any:
     """The dashboard as an ASGI app; ``client_ip`` and ``is_https`` read a request's scope
     the way the OKX routes do (``X-Forwarded-*`` only from trusted proxies)."""
-    app = Starlette(routes=[*auth.routes, *keys.routes, *account.routes,
+    app = Starlette(routes=[*auth.routes, *keys.routes, *account.routes, *webauthn_routes.routes,
                             Mount("/static", StaticFiles(directory=HERE / "static"))])
     app.state.dashboard = Dashboard(rt, client_ip, is_https)
     return SecurityHeaders(app)

@@ -74,3 +74,48 @@
     });
   }
 })();
+
+// security keys (WebAuthn): the server's options in, the authenticator's answer out
+(function () {
+  document.querySelectorAll("[data-webauthn]").forEach((box) => {
+    const button = box.querySelector("button");
+    const said = box.querySelector("[aria-live]");
+    const supported = window.PublicKeyCredential && PublicKeyCredential.parseCreationOptionsFromJSON;
+    if (!supported) { said.textContent = "This browser cannot use security keys here."; return; }
+    button.disabled = false;
+    said.textContent = box.dataset.webauthn === "login"
+      ? "Insert your security key, then press the button." : "";
+    const post = async (url, fields) => {
+      const body = new FormData();
+      body.append("csrf", box.dataset.csrf);
+      Object.entries(fields).forEach(([k, v]) => body.append(k, v));
+      const response = await fetch(url, { method: "POST", body, credentials: "same-origin" });
+      const data = await response.json();
+      if (!response.ok) throw new Error(data.msg || "The request failed");
+      return data;
+    };
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      said.textContent = "Touch your security key…";
+      try {
+        const options = await post(box.dataset.options, {});
+        let credential;
+        if (box.dataset.webauthn === "register") {
+          credential = await navigator.credentials.create(
+            { publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options) });
+        } else {
+          credential = await navigator.credentials.get(
+            { publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options) });
+        }
+        const label = box.querySelector("input[name=label]");
+        const done = await post(box.dataset.verify, {
+          credential: JSON.stringify(credential.toJSON()), label: label ? label.value : "" });
+        said.textContent = "Done.";
+        window.location.assign(done.redirect);
+      } catch (error) {
+        said.textContent = error.message || String(error);
+        button.disabled = false;
+      }
+    });
+  });
+})();
