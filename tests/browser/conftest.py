@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pyotp
 import pytest
 
@@ -20,7 +21,7 @@ from keyseal.domain.commands import SetKycLevel
 from keyseal.services import accounts
 from keyseal.services.runtime import Runtime, open_runtime
 from keyseal.settings import Settings
-from tests.conftest import start_server, stop_server
+from tests.conftest import signed_headers, start_server, stop_server
 
 CHROMIUM = os.environ.get("KEYSEAL_CHROMIUM", "/usr/bin/chromium")
 #: DESIGN.md's flags: as root, no sandbox; nothing that reaches for the network
@@ -29,6 +30,13 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-sync", "--disable-dev-shm-usage"]
 PASSWORD = "correct horse battery"
 PASSPHRASE = "Str0ng!pass"
+BALANCE = "/api/v5/account/balance"
+
+
+def balance_code(url: str, key: dict[str, str]) -> str:
+    """The OKX code a signed balance request with this key gets, over real HTTP."""
+    response = httpx.get(url + BALANCE, headers=signed_headers(key, "GET", BALANCE), timeout=10)
+    return str(response.json()["code"])
 
 
 def _missing(reason: str) -> None:

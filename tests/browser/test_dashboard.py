@@ -10,18 +10,18 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser.conftest import PASSPHRASE, PASSWORD, Codes, Dashboard, enrol_totp, sign_up
-from tests.conftest import new_email, signed_headers
+from tests.browser.conftest import (
+    PASSPHRASE,
+    PASSWORD,
+    Codes,
+    Dashboard,
+    balance_code,
+    enrol_totp,
+    sign_up,
+)
+from tests.conftest import new_email
 
 pytestmark = pytest.mark.compat
-
-BALANCE = "/api/v5/account/balance"
-
-
-def balance_code(url: str, key: dict[str, str]) -> str:
-    response = httpx.get(url + BALANCE, headers=signed_headers(key, "GET", BALANCE), timeout=10)
-    return str(response.json()["code"])
-
 
 def ready_account(page: Any, dashboard: Dashboard) -> tuple[str, Codes]:
     email = new_email()

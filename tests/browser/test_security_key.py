@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import PASSWORD, Dashboard, sign_up
+from tests.browser.conftest import PASSPHRASE, PASSWORD, Dashboard, balance_code, sign_up
 from tests.conftest import new_email
 
 pytestmark = pytest.mark.compat
@@ -47,7 +47,25 @@ def test_register_a_security_key_and_log_in_with_it(browser: Any, dashboard: Das
         page.get_by_role("button", name="Use my security key").click()
         page.wait_for_url(re.compile(r"/keys$"))
         page.get_by_role("heading", name="API keys", exact=True).wait_for()
+
+        # the key also answers for key changes, in place of an authenticator code
+        dashboard.verify_kyc(email)
+        page.goto(url + "/keys/new")
+        page.get_by_label("Label").fill("hwbot1")
+        page.get_by_label("Passphrase", exact=True).fill(PASSPHRASE)
+        page.get_by_role("button", name="Use my security key instead").click()
+        page.wait_for_url(re.compile(r"/keys/reveal$"))
+        key = {"apiKey": page.get_by_label("API key", exact=True).input_value(),
+               "secretKey": page.get_by_label("Secret key", exact=True).input_value(),
+               "passphrase": PASSPHRASE}
+        assert balance_code(dashboard.url, key) == "0"
+        page.goto(url + f"/keys/{key['apiKey']}/delete")
+        page.get_by_role("button", name="Use my security key instead").click()
+        page.wait_for_url(re.compile(r"/keys$"))
+        assert balance_code(dashboard.url, key) == "50111"
         page.goto(url + "/activity")
-        assert "security key added" in page.locator("main").inner_text()
+        trail = page.locator("main").inner_text()
+        assert "security key added" in trail and "security key used" in trail
+        assert "key deleted" in trail
     finally:
         context.close()

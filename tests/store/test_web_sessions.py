@@ -85,3 +85,43 @@ def test_the_second_factor_step_issues_a_new_id(rt: Runtime, clock: ManualClock)
     other = web_sessions.password_step(rt, email, PASSWORD, None)
     clock.advance(web_sessions.SECOND_FACTOR_WINDOW_MS / 1000)
     assert web_sessions.current(rt, other.token) is None
+
+
+def test_a_security_key_grant_answers_one_key_change_of_its_own_account(
+        rt: Runtime, clock: ManualClock) -> None:
+    """What a security key's answer earns (services.security_keys.approve_action): a code a
+    key change accepts in place of an authenticator code, once, for its account, briefly."""
+    from keyseal.domain.actors import Actor
+    from keyseal.domain.commands import SetKeyStatus
+    from keyseal.domain.keys import KeyStatus
+    from keyseal.services import keys
+    from keyseal.services.accounts import account_by_email, grant_hash
+    from keyseal.store import security_keys as grant_rows
+    from tests.conftest import make_account, make_key
+
+    email, other = make_account(rt), make_account(rt)
+    api_key = make_key(rt, email)["apiKey"]
+    owner = account_by_email(rt, email)
+    user = Actor.user(email, owner.id)
+
+    def grant(account_email: str, code: str) -> str:
+        with rt.db.write() as conn:
+            grant_rows.insert_grant(conn, account_id=account_by_email(rt, account_email).id,
+                                    code_hash=grant_hash(code), expires_ms=rt.now_ms() + 120_000)
+        return code
+
+    def disable(code: str) -> str:
+        try:
+            keys.set_key_status(rt, SetKeyStatus(api_key, KeyStatus.DISABLED, actor=user,
+                                                 totp_code=code))
+        except errors.OkxError as refused:
+            return refused.code
+        return "0"
+
+    assert disable(grant(other, "sk-someone-elses01")) == "70004"
+    mine = grant(email, "sk-mine-0000000001")
+    assert disable(mine) == "0"
+    assert disable(mine) == "70004"  # spent
+    late = grant(email, "sk-mine-0000000002")
+    clock.advance(121)
+    assert disable(late) == "70004"

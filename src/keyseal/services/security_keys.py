@@ -20,7 +20,7 @@ from webauthn.helpers.structs import (
 
 from keyseal import errors
 from keyseal.services import web_sessions
-from keyseal.services.accounts import second_factor_attempt
+from keyseal.services.accounts import SECURITY_KEY_GRANT_PREFIX, grant_hash, second_factor_attempt
 from keyseal.services.runtime import Runtime
 from keyseal.services.unit_of_work import unit_of_work
 from keyseal.services.web_sessions import WebSession
@@ -28,6 +28,8 @@ from keyseal.store import security_keys as key_rows
 
 MAX_KEYS = 10
 RP_NAME = "Keyseal"
+#: how long the code a security key's answer earns stays good for one key change
+GRANT_MS = 120_000
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,11 @@ def login_options(rt: Runtime, session: WebSession, rp: RelyingParty) -> str:
     """The options for ``navigator.credentials.get`` at the second login step, as JSON."""
     if session.stage != web_sessions.SECOND_FACTOR:
         raise errors.SESSION_ENDED()
+    return assertion_options(rt, session, rp)
+
+
+def assertion_options(rt: Runtime, session: WebSession, rp: RelyingParty) -> str:
+    """The options for ``navigator.credentials.get``, as JSON: any of the account's keys."""
     with rt.db.read() as conn:
         existing = key_rows.for_account(conn, session.account.id)
     if not existing:
@@ -113,6 +120,32 @@ def log_in(rt: Runtime, session: WebSession, credential: str, rp: RelyingParty,
     counter that does not move forward (a cloned key) is refused."""
     if session.stage != web_sessions.SECOND_FACTOR:
         raise errors.SESSION_ENDED()
+    _check_assertion(rt, session, credential, rp)
+    return web_sessions.finish_with_security_key(rt, session, ip)
+
+
+
+
+def approve_action(rt: Runtime, session: WebSession, credential: str, rp: RelyingParty,
+                   ip: str | None) -> str:
+    """A security key's answer in place of an authenticator code for one key change: a
+    one-time code, good for ``GRANT_MS``, that the use case accepts as its second factor."""
+    if session.stage != web_sessions.FULL:
+        raise errors.SESSION_ENDED()
+    _check_assertion(rt, session, credential, rp)
+    code = SECURITY_KEY_GRANT_PREFIX + secrets.token_urlsafe(12)
+    with unit_of_work(rt) as work:
+        key_rows.insert_grant(work.conn, account_id=session.account.id, code_hash=grant_hash(code),
+                              expires_ms=rt.now_ms() + GRANT_MS)
+        work.audit(web_sessions.user_actor(session, ip), "security_key_used",
+                   account_id=session.account.id, purpose="action")
+    return code
+
+
+def _check_assertion(rt: Runtime, session: WebSession, credential: str, rp: RelyingParty
+                     ) -> None:
+    """The answer to this session's pending challenge, by one of the account's keys, with a
+    signature counter that moves forward (a cloned key does not); throttled like codes."""
     challenge = _take_challenge(rt, session)
     account = session.account
     with second_factor_attempt(rt, account):
@@ -132,6 +165,3 @@ def log_in(rt: Runtime, session: WebSession, credential: str, rp: RelyingParty,
                                              detail=str(exc)[:200]) from None
         with rt.db.write() as conn:
             key_rows.used(conn, stored.id, verified.new_sign_count, rt.now_ms())
-    return web_sessions.finish_with_security_key(rt, session, ip)
-
-

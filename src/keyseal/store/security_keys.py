@@ -14,6 +14,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Table,
+    delete,
     func,
     insert,
     select,
@@ -32,6 +33,14 @@ security_keys = Table(
     Column("label", String(50), nullable=False),
     Column("created_ms", BigInteger, nullable=False),
     Column("last_used_ms", BigInteger),
+)
+
+
+second_factor_grants = Table(
+    "second_factor_grants", metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("expires_ms", BigInteger, nullable=False),
 )
 
 
@@ -73,3 +82,16 @@ def count_for_account(conn: Connection, account_id: int) -> int:
 def used(conn: Connection, key_id: int, sign_count: int, at_ms: int) -> None:
     conn.execute(update(security_keys).where(security_keys.c.id == key_id)
                  .values(sign_count=sign_count, last_used_ms=at_ms))
+
+
+def insert_grant(conn: Connection, *, account_id: int, code_hash: str, expires_ms: int) -> None:
+    conn.execute(insert(second_factor_grants).values(
+        code_hash=code_hash, account_id=account_id, expires_ms=expires_ms))
+
+
+def use_grant(conn: Connection, account_id: int, code_hash: str, now_ms: int) -> bool:
+    """Spend a grant: true once, for this account, before it expires (expired ones go too)."""
+    conn.execute(delete(second_factor_grants).where(second_factor_grants.c.expires_ms <= now_ms))
+    return conn.execute(delete(second_factor_grants).where(
+        (second_factor_grants.c.code_hash == code_hash)
+        & (second_factor_grants.c.account_id == account_id))).rowcount == 1

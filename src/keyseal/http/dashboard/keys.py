@@ -76,11 +76,11 @@ async def _context(dash: Dashboard, session: WebSession) -> dict[str, Any]:
         banners.append(f"Identity verification level {need} is needed to create API keys; "
                        f"this account is at level {account.kyc_level}. Ask the operator to "
                        f"verify it (keyseal account set-kyc {account.email} {need}).")
-    if not factors.totp:
-        banners.append("Creating or changing keys asks for an authenticator code: set up "
-                       "two-factor authentication on the Security page first.")
+    if not factors.any:
+        banners.append("Creating or changing keys asks for a second factor: set up an "
+                       "authenticator app or a security key on the Security page first.")
     return {"banners": banners, "factors": factors,
-            "can_create": not account.restricted and account.kyc_level >= need and factors.totp}
+            "can_create": not account.restricted and account.kyc_level >= need and factors.any}
 
 
 def _sub(request: Request) -> str | None:

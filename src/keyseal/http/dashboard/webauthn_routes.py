@@ -74,7 +74,33 @@ async def login(dash: Dashboard, request: Request, session: WebSession) -> Respo
     return response
 
 
+@logged_in
+async def action_options(dash: Dashboard, request: Request, session: WebSession) -> Response:
+    await dash.form(request, session)
+    try:
+        return _json(await dash.call(security_keys.assertion_options, dash.rt, session,
+                                     relying_party(dash, request)))
+    except errors.OkxError as refusal:
+        return _refused(refusal)
+
+
+@logged_in
+async def action(dash: Dashboard, request: Request, session: WebSession) -> Response:
+    """A security key's answer for one key change: a one-time code the form then sends in
+    place of an authenticator code."""
+    form = await dash.form(request, session)
+    try:
+        grant = await dash.call(security_keys.approve_action, dash.rt, session,
+                                text(form, "credential"), relying_party(dash, request),
+                                dash.ip(request))
+    except errors.OkxError as refusal:
+        return _refused(refusal)
+    return JSONResponse({"code": "0", "grant": grant})
+
+
 routes = [
+    Route("/security/webauthn/action/options", action_options, methods=["POST"]),
+    Route("/security/webauthn/action", action, methods=["POST"]),
     Route("/security/webauthn/options", register_options, methods=["POST"]),
     Route("/security/webauthn", register, methods=["POST"]),
     Route("/login/webauthn/options", login_options, methods=["POST"]),

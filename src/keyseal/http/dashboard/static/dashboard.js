@@ -111,7 +111,13 @@
         const done = await post(box.dataset.verify, {
           credential: JSON.stringify(credential.toJSON()), label: label ? label.value : "" });
         said.textContent = "Done.";
-        window.location.assign(done.redirect);
+        if (done.grant) {  // a key change: the form goes on with the key's one-time code
+          const form = box.closest("form");
+          form.querySelector("input[name=code]").value = done.grant;
+          form.requestSubmit();
+        } else {
+          window.location.assign(done.redirect);
+        }
       } catch (error) {
         said.textContent = error.message || String(error);
         button.disabled = false;

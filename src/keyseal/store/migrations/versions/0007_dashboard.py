@@ -1,5 +1,6 @@
-"""The dashboard: browser sessions (only a hash of each session id is kept) and WebAuthn
-security keys registered as a second factor.
+"""The dashboard: browser sessions (only a hash of each session id is kept), WebAuthn
+security keys registered as a second factor, and the one-time grants a security key's
+answer gives to a key change.
 
 Revision ID: 0007
 Revises: 0005
@@ -43,6 +44,18 @@ def upgrade() -> None:
     )
 
 
+    # a security key's answer to "confirm this action": a one-time code (only its SHA-256
+    # is kept) that a use case accepts in place of an authenticator code, for two minutes
+    op.create_table(
+        "second_factor_grants",
+        sa.Column("code_hash", sa.String(64), primary_key=True),
+        sa.Column("account_id", sa.Integer(), sa.ForeignKey("accounts.id"), nullable=False,
+                  index=True),
+        sa.Column("expires_ms", sa.BigInteger(), nullable=False),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("second_factor_grants")
     op.drop_table("security_keys")
     op.drop_table("web_sessions")
