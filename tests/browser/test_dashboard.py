@@ -253,3 +253,25 @@ def test_edit_enable_and_regenerate_work_without_javascript(browser: Any,
         assert "plain2v2" in page.locator("main").inner_text()
     finally:
         context.close()
+
+
+def test_banners_say_what_keeps_an_account_from_creating_keys(page: Any,
+                                                              dashboard: Dashboard) -> None:
+    from keyseal.domain.commands import SetRestricted
+    from keyseal.services import accounts
+
+    email = new_email()
+    sign_up(page, dashboard.url, email)
+    banners = page.locator(".alert.warn").all_inner_texts()
+    assert any("Identity verification level 2 is needed" in b and "level 0" in b for b in banners)
+    assert any("second factor" in b for b in banners)
+    assert page.get_by_role("link", name="Create API key").count() == 0
+    dashboard.verify_kyc(email)
+    enrol_totp(page, dashboard.url)
+    page.goto(dashboard.url + "/keys")
+    assert page.locator(".alert.warn").count() == 0
+    assert page.get_by_role("link", name="Create API key").count() == 1
+    accounts.set_restricted(dashboard.rt, SetRestricted(email, True))
+    page.reload()
+    assert "security restriction" in page.locator(".alert.warn").inner_text()
+    assert page.get_by_role("link", name="Create API key").count() == 0

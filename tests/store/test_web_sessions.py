@@ -125,3 +125,32 @@ def test_a_security_key_grant_answers_one_key_change_of_its_own_account(
     late = grant(email, "sk-mine-0000000002")
     clock.advance(121)
     assert disable(late) == "70004"
+
+
+def test_failed_logins_are_throttled_whether_or_not_the_email_exists(
+        rt: Runtime, clock: ManualClock) -> None:
+    email = new_email()
+    web_sessions.sign_up(rt, email, PASSWORD, PASSWORD, None)
+    for who in (email, new_email()):
+        codes = []
+        for _ in range(rt.settings.login.free_failures + 1):
+            try:
+                web_sessions.password_step(rt, who, "wrong password", None)
+            except errors.OkxError as refused:
+                codes.append(refused.code)
+        assert codes[-1] == "70007", codes  # "Too many failed logins; try again in N seconds"
+    with pytest.raises(errors.OkxError) as refused:  # even the right password waits
+        web_sessions.password_step(rt, email, PASSWORD, None)
+    assert refused.value.code == "70007"
+    clock.advance(3600)
+    assert web_sessions.password_step(rt, email, PASSWORD, None).stage == web_sessions.FULL
+
+
+def test_sessions_that_ended_without_a_logout_are_removed_at_the_next_login(
+        rt: Runtime, clock: ManualClock) -> None:
+    email = new_email()
+    forgotten = web_sessions.sign_up(rt, email, PASSWORD, PASSWORD, None)
+    clock.advance(rt.settings.web_session_idle_s + 1)
+    web_sessions.password_step(rt, email, PASSWORD, None)
+    with rt.db.read() as conn:
+        assert session_rows.get(conn, web_sessions._digest(forgotten.token)) is None

@@ -82,9 +82,13 @@ def _new_session(rt: Runtime, account: Account, stage: str, ip: str | None,
     now = rt.now_ms()
     row = SessionRow(_digest(token), account.id, stage, secrets.token_urlsafe(32), now, now,
                      ip, None)
+    settings = rt.settings
     with rt.db.write() as conn:
         if replacing is not None:
             session_rows.remove(conn, _digest(replacing))
+        # sessions that ended without a logout go at the next login (not on every page view)
+        session_rows.remove_older_than(conn, now - settings.web_session_max_s * 1000,
+                                       now - settings.web_session_idle_s * 1000)
         session_rows.insert_session(conn, row)
     return WebSession(token, account, stage, row.csrf, now)
 

@@ -28,7 +28,7 @@ web_sessions = Table(
     Column("stage", String(8), nullable=False),
     Column("csrf", String(64), nullable=False),
     Column("created_ms", BigInteger, nullable=False),
-    Column("seen_ms", BigInteger, nullable=False),
+    Column("seen_ms", BigInteger, nullable=False, index=True),
     Column("ip", String(45)),
     Column("challenge", String(128)),
 )

@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("stage", sa.String(8), nullable=False),
         sa.Column("csrf", sa.String(64), nullable=False),
         sa.Column("created_ms", sa.BigInteger(), nullable=False),
-        sa.Column("seen_ms", sa.BigInteger(), nullable=False),
+        sa.Column("seen_ms", sa.BigInteger(), nullable=False, index=True),
         sa.Column("ip", sa.String(45)),
         # the WebAuthn challenge this session was last given, until it is answered
         sa.Column("challenge", sa.String(128)),
