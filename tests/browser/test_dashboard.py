@@ -275,3 +275,22 @@ def test_banners_say_what_keeps_an_account_from_creating_keys(page: Any,
     page.reload()
     assert "security restriction" in page.locator(".alert.warn").inner_text()
     assert page.get_by_role("link", name="Create API key").count() == 0
+
+
+def test_the_menu_works_by_keyboard_and_an_ended_session_says_so(page: Any,
+                                                                 dashboard: Dashboard) -> None:
+    sign_up(page, dashboard.url, new_email())
+    page.locator("summary").focus()
+    page.keyboard.press("Enter")  # the profile menu opens
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "API keys"
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/subaccounts$"))
+
+    page.context.clear_cookies()
+    page.context.add_cookies([{"name": "ks_session", "value": "a-session-that-ended",
+                               "url": dashboard.url}])
+    page.goto(dashboard.url + "/keys")
+    assert page.url.endswith("/login?ended=1")
+    assert page.get_by_role("status").inner_text() == "Your session has ended; please log in again"

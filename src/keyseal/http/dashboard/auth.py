@@ -29,7 +29,8 @@ async def login_page(dash: Dashboard, request: Request, session: WebSession | No
     if request.method == "GET":
         if session is not None and session.stage == FULL:
             return redirect("/keys")
-        return dash.page(request, "login.html", None, email="")
+        ended = errors.SESSION_ENDED().message if request.query_params.get("ended") else None
+        return dash.page(request, "login.html", None, email="", notice=ended)
     form = await dash.form(request, None)  # a login form is never the session's
     email = text(form, "email")
     try:

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from keyseal import errors
-from keyseal.http.dashboard.web import Dashboard, redirect
+from keyseal.http.dashboard.web import SESSION_COOKIE, Dashboard, redirect
 from keyseal.services.web_sessions import FULL, SECOND_FACTOR, WebSession
 
 log = logging.getLogger("keyseal.dashboard")
@@ -38,6 +38,11 @@ async def _guarded(dash: Dashboard, request: Request, session: WebSession | None
         return dash.refusal_page(request, session, errors.SYSTEM_ERROR())
 
 
+def _login_url(request: Request) -> str:
+    """The login page; it says why when the browser still held a session that has ended."""
+    return "/login?ended=1" if request.cookies.get(SESSION_COOKIE) else "/login"
+
+
 def logged_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     """Only with a full session; anyone else goes to the login page."""
     @wraps(handler)
@@ -45,7 +50,7 @@ def logged_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         dash = _dashboard(request)
         session = await dash.session(request)
         if session is None:
-            return redirect("/login")
+            return redirect(_login_url(request))
         if session.stage != FULL:
             return redirect("/login/2fa")
         return await _guarded(dash, request, session, lambda: handler(dash, request, session))
@@ -59,7 +64,7 @@ def half_logged_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]
         dash = _dashboard(request)
         session = await dash.session(request)
         if session is None:
-            return redirect("/login")
+            return redirect(_login_url(request))
         if session.stage != SECOND_FACTOR:
             return redirect("/keys")
         return await _guarded(dash, request, session, lambda: handler(dash, request, session))
