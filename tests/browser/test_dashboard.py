@@ -47,7 +47,9 @@ def create_key(page: Any, codes: Codes, label: str, *, trade: bool = False,
     if trade:
         page.get_by_label(re.compile("^Trade")).check()
     page.get_by_label("Authenticator code").fill(codes.next())
-    page.get_by_role("button", name="Create key").click()
+    with page.expect_response(re.compile(r"/keys/reveal$")) as shown:
+        page.get_by_role("button", name="Create key").click()
+    assert shown.value.headers["cache-control"] == "no-store"  # the secret is never cached
     page.wait_for_url(re.compile(r"/keys/reveal$"))
     return {"apiKey": page.get_by_label("API key", exact=True).input_value(),
             "secretKey": page.get_by_label("Secret key", exact=True).input_value(),
