@@ -296,3 +296,18 @@ def test_the_menu_works_by_keyboard_and_an_ended_session_says_so(page: Any,
     page.goto(dashboard.url + "/keys")
     assert page.url.endswith("/login?ended=1")
     assert page.get_by_role("status").inner_text() == "Your session has ended; please log in again"
+
+
+def test_the_authenticator_app_can_be_turned_off(page: Any,
+                                                           dashboard: Dashboard) -> None:
+    _, codes = ready_account(page, dashboard)
+    page.goto(dashboard.url + "/security")
+    page.get_by_text("Turn off", exact=True).click()
+    page.get_by_label("Current code or a recovery code").fill("000000")
+    page.get_by_role("button", name="Turn off the authenticator app").click()
+    assert "invalid" in page.get_by_role("alert").inner_text()
+    page.get_by_text("Turn off", exact=True).click()
+    page.get_by_label("Current code or a recovery code").fill(codes.recovery.pop())
+    page.get_by_role("button", name="Turn off the authenticator app").click()
+    page.wait_for_url(re.compile(r"/security$"))
+    page.get_by_role("button", name="Set up authenticator app").wait_for()

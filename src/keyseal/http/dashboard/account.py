@@ -8,7 +8,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from keyseal import errors
-from keyseal.domain.commands import ConfirmTwoFactor, CreateSubAccount, EnrollTwoFactor
+from keyseal.domain.commands import (
+    ConfirmTwoFactor,
+    CreateSubAccount,
+    DisableTwoFactor,
+    EnrollTwoFactor,
+)
 from keyseal.http.dashboard.guards import logged_in
 from keyseal.http.dashboard.web import Dashboard, redirect, text
 from keyseal.services import accounts as account_service
@@ -47,6 +52,21 @@ async def totp_confirm(dash: Dashboard, request: Request, session: WebSession) -
         return dash.page(request, "totp_enrol.html", session, status=400, secret=None,
                          qr=None, error=refusal.message)
     return dash.page(request, "recovery_codes.html", session, codes=codes)
+
+
+@logged_in
+async def totp_off(dash: Dashboard, request: Request, session: WebSession) -> Response:
+    """Turn the authenticator app off (its recovery codes go too); needs a current code."""
+    form = await dash.form(request, session)
+    try:
+        await dash.call(account_service.disable_2fa, dash.rt, DisableTwoFactor(
+            session.actor_name, text(form, "code").strip() or None,
+            actor=dash.actor(request, session)))
+    except errors.OkxError as refusal:
+        factors = await dash.call(web_sessions.second_factors, dash.rt, session.account.id)
+        return dash.page(request, "security.html", session, status=400, factors=factors,
+                         error=refusal.message)
+    return redirect("/security")
 
 
 @logged_in
@@ -96,6 +116,7 @@ routes = [
     Route("/security", security_page),
     Route("/security/totp", totp_start, methods=["POST"]),
     Route("/security/totp/confirm", totp_confirm, methods=["POST"]),
+    Route("/security/totp/off", totp_off, methods=["POST"]),
     Route("/subaccounts", subaccounts_page, methods=["GET", "POST"]),
     Route("/activity", activity_page),
 ]
