@@ -175,6 +175,10 @@ def test_security_headers(dashboard: Dashboard) -> None:
     assert response.headers["x-frame-options"] == "DENY"
     assert response.headers["referrer-policy"] == "no-referrer"
     assert response.headers["cache-control"] == "no-store"
+    missing = httpx.get(dashboard.url + "/nowhere")
+    assert missing.status_code == 404 and "There is no such page" in missing.text
+    assert missing.headers["x-frame-options"] == "DENY"
+    assert missing.headers["x-keyseal-server-time"].isdigit()
 
 
 def test_a_sub_account_and_its_key(page: Any, dashboard: Dashboard) -> None:

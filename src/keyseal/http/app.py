@@ -67,7 +67,7 @@ class KeysealApp:
             if is_okx_path(scope["path"]):
                 await self._http(scope, receive, send)
             else:
-                await self.dashboard(scope, receive, send)
+                await self.dashboard(scope, receive, self._with_server_time(send))
         elif kind == "websocket":
             await self._websocket(scope, receive, send)
         elif kind == "lifespan":
@@ -94,6 +94,16 @@ class KeysealApp:
         client = scope.get("client")
         return self._proxies.client_ip(client[0] if client else "",
                                        headers.get("x-forwarded-for"))
+
+    def _with_server_time(self, send: Any) -> Any:
+        """The dashboard's answers carry the server's clock too, as every answer does."""
+        async def sending(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                now = str(int(self.rt.clock() * 1000)).encode()
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  (SERVER_TIME_HEADER, now)]}
+            await send(message)
+        return sending
 
     def scope_client_ip(self, scope: dict[str, Any]) -> str:
         return self.client_ip(scope, wanted_headers(scope["headers"]))
