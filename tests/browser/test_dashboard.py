@@ -123,6 +123,14 @@ def test_field_errors_are_beside_their_fields(page: Any, dashboard: Dashboard) -
     assert page.locator("#passphrase-feedback").inner_text() == "The passphrase format is incorrect."
     assert page.locator("#ip-feedback").inner_text() == "Each API key can bind up to 20 IP addresses"
     assert page.get_by_label("Passphrase", exact=True).get_attribute("aria-invalid") == "true"
+    # the fields pass; the use case's own refusal (a wrong code) goes beside its field
+    page.get_by_label("Passphrase", exact=True).fill(PASSPHRASE)
+    page.get_by_label("IP allow-list").fill("10.0.0.1")
+    page.get_by_label("Authenticator code").fill("000000")
+    page.get_by_role("button", name="Create key").click()
+    assert page.locator("#code-feedback").inner_text() == \
+        "The two-factor authentication code is invalid or was already used"
+    assert page.locator("#passphrase-feedback").inner_text() == "Your input is correct"
     page.goto(dashboard.url + "/keys")
     page.get_by_text("No API keys yet").wait_for()  # nothing was created
 

@@ -49,6 +49,16 @@ def checked(checks: dict[str, errors.OkxError | None], **values: str) -> dict[st
     return states
 
 
+def place_refusal(fields: dict[str, FieldState], refusal: errors.OkxError) -> str | None:
+    """Put the use case's refusal beside the field it is about; the message for the top of
+    the form when it is about none of them."""
+    field = key_form.FIELD_OF_CODE.get(refusal.code)
+    if field is None or field not in fields:
+        return refusal.message
+    fields[field] = FieldState(fields[field].value, refusal.message, True)
+    return None
+
+
 def key_row(dash: Dashboard, key: ApiKey) -> dict[str, Any]:
     perms = [name for name, flag in (("Read", Permission.READ), ("Trade", Permission.TRADE),
                                      ("Withdraw", Permission.WITHDRAW)) if flag in key.permission]
@@ -125,13 +135,9 @@ async def new_page(dash: Dashboard, request: Request, session: WebSession) -> Re
                 demo=shown["env"] == "demo", sub=sub, actor=dash.actor(request, session),
                 totp_code=text(form, "code").strip() or None))
         except errors.OkxError as refusal:
-            field = key_form.FIELD_OF_CODE.get(refusal.code)
-            if field is None:
-                error = refusal.message
-            else:
-                fields[field] = FieldState(fields[field].value, refusal.message, True)
+            error = place_refusal(fields, refusal)
         else:
-            reveals.hold(session.token, created, sub)
+            reveals.hold(session.token, created)
             return redirect("/keys/reveal")
     return dash.page(request, "key_new.html", session, status=400, sub=sub, fields=fields,
                      form=shown, error=error, max_ips=MAX_IPS,
@@ -182,11 +188,7 @@ async def edit_page(dash: Dashboard, request: Request, session: WebSession) -> R
                     key.api_key, label=label, ip=ip, actor=dash.actor(request, session),
                     totp_code=text(form, "code").strip() or None))
             except errors.OkxError as refusal:
-                field = key_form.FIELD_OF_CODE.get(refusal.code)
-                if field is None or field not in fields:
-                    error = refusal.message
-                else:
-                    fields[field] = FieldState(fields[field].value, refusal.message, True)
+                error = place_refusal(fields, refusal)
             else:
                 return redirect(_back(owner))
     return dash.page(request, "key_edit.html", session, row=key_row(dash, key), owner=owner,
@@ -240,7 +242,7 @@ async def regenerate_page(dash: Dashboard, request: Request, session: WebSession
         created = key_service.regenerate_key(dash.rt, RegenerateKey(
             key.api_key, passphrase=text(form, "passphrase"),
             disable_old=form.get("disable_old") == "on", actor=actor, totp_code=code))
-        reveals.hold(session.token, created, None)
+        reveals.hold(session.token, created)
         return redirect("/keys/reveal")
     return await _confirmed_action(dash, request, session, "key_regenerate.html", act)
 

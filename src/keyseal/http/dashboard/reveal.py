@@ -17,7 +17,6 @@ MAX_AGE_S = 120.0
 @dataclass(frozen=True)
 class Pending:
     created: CreatedKey = field(repr=False)
-    sub: str | None
     at: float
 
 
@@ -26,12 +25,12 @@ class OneTimeReveals:
         self._held: dict[str, Pending] = {}
         self._lock = threading.Lock()
 
-    def hold(self, session_token: str, created: CreatedKey, sub: str | None) -> None:
+    def hold(self, session_token: str, created: CreatedKey) -> None:
         now = time.monotonic()
         with self._lock:
             for token in [t for t, p in self._held.items() if now - p.at > MAX_AGE_S]:
                 del self._held[token]
-            self._held[session_token] = Pending(created, sub, now)
+            self._held[session_token] = Pending(created, now)
 
     def take(self, session_token: str) -> Pending | None:
         """The pending reveal of this session, removed as it is read."""
