@@ -100,9 +100,13 @@ def test_create_reveal_call_disable_delete(page: Any, dashboard: Dashboard) -> N
         if "from 127.0.0.1" in page.content() or time.monotonic() > deadline:
             break
         time.sleep(0.3)
-    assert page.get_by_text(re.compile("It was last used .* from 127.0.0.1")).is_visible()
-    page.get_by_label("Authenticator code").fill(codes.next())
-    page.get_by_role("button", name="Delete key").click()
+    page.goto(dashboard.url + "/keys")  # with JavaScript, Delete opens a dialog over the table
+    page.locator("tr", has_text="bot1").get_by_role("link", name="Delete").click()
+    dialog = page.locator("dialog[open]")
+    assert dialog.get_by_text(re.compile("It was last used .* from 127.0.0.1")).is_visible()
+    assert page.url.endswith("/keys")
+    dialog.get_by_label("Authenticator code").fill(codes.next())
+    dialog.get_by_role("button", name="Delete key").click()
     page.wait_for_url(re.compile(r"/keys$"))
     assert "bot1" not in page.locator("main").inner_text()
     assert balance_code(dashboard.url, key) == "50111"

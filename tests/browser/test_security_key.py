@@ -59,8 +59,10 @@ def test_register_a_security_key_and_log_in_with_it(browser: Any, dashboard: Das
                "secretKey": page.get_by_label("Secret key", exact=True).input_value(),
                "passphrase": PASSPHRASE}
         assert balance_code(dashboard.url, key) == "0"
-        page.goto(url + f"/keys/{key['apiKey']}/delete")
-        page.get_by_role("button", name="Use my security key instead").click()
+        page.goto(url + "/keys")  # Delete opens its dialog; the key answers inside it
+        page.locator("tr", has_text="hwbot1").get_by_role("link", name="Delete").click()
+        page.locator("dialog[open]").get_by_role("button",
+                                                 name="Use my security key instead").click()
         page.wait_for_url(re.compile(r"/keys$"))
         assert balance_code(dashboard.url, key) == "50111"
         page.goto(url + "/activity")

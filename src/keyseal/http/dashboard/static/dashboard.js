@@ -77,7 +77,7 @@
 
 // security keys (WebAuthn): the server's options in, the authenticator's answer out
 (function () {
-  document.querySelectorAll("[data-webauthn]").forEach((box) => {
+  const bind = (box) => {
     const button = box.querySelector("button");
     const said = box.querySelector("[aria-live]");
     const supported = window.PublicKeyCredential && PublicKeyCredential.parseCreationOptionsFromJSON;
@@ -122,6 +122,39 @@
         said.textContent = error.message || String(error);
         button.disabled = false;
       }
+    });
+  };
+  document.querySelectorAll("[data-webauthn]").forEach(bind);
+  // content put on the page later (a confirm dialog) gets the same behaviour
+  document.addEventListener("keyseal:content", (event) => {
+    event.detail.querySelectorAll("[data-webauthn]").forEach(bind);
+  });
+})();
+
+// the confirm pages (disable, delete, regenerate) open as a dialog over the table; without
+// JavaScript the same links lead to the same forms on pages of their own
+(function () {
+  const links = document.querySelectorAll("a[data-dialog]");
+  if (!links.length || typeof HTMLDialogElement !== "function") return;
+  const dialog = document.createElement("dialog");
+  dialog.className = "modal";
+  document.body.appendChild(dialog);
+  dialog.addEventListener("click", (event) => { if (event.target === dialog) dialog.close(); });
+  links.forEach((link) => {
+    link.addEventListener("click", async (event) => {
+      event.preventDefault();
+      const response = await fetch(link.href, { credentials: "same-origin" });
+      const page = new DOMParser().parseFromString(await response.text(), "text/html");
+      const card = page.querySelector(".dialog");
+      if (!response.ok || !card) { window.location.assign(link.href); return; }
+      card.querySelector("form").action = link.href;
+      const cancel = card.querySelector(".buttons a");
+      if (cancel) cancel.addEventListener("click", (e) => { e.preventDefault(); dialog.close(); });
+      dialog.replaceChildren(card);
+      document.dispatchEvent(new CustomEvent("keyseal:content", { detail: card }));
+      dialog.showModal();
+      const first = card.querySelector("input:not([type=hidden])");
+      if (first) first.focus();
     });
   });
 })();
