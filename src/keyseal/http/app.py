@@ -19,7 +19,6 @@ from keyseal.gate.verifier import SignedRequest
 from keyseal.http import envelope
 from keyseal.http.background import ChangeFollower, flush_usage, sweeper, usage_writer
 from keyseal.http.client_address import TrustedProxies
-from keyseal.http.dashboard import create_dashboard
 from keyseal.http.okx import all_routes
 from keyseal.http.openapi import openapi_document
 from keyseal.http.routes import Call, Reply, Route
@@ -45,6 +44,9 @@ class KeysealApp:
         self._openapi = orjson.dumps(openapi_document(self.routes))
         self._proxies = TrustedProxies(rt.settings.trusted_proxies)
         self._tasks: list[asyncio.Task[None]] = []
+        # here, not at import: library mode imports this module without Starlette
+        from keyseal.http.dashboard import create_dashboard
+
         #: everything but the OKX surface (see ``is_okx_path``) is the dashboard's
         self.dashboard = create_dashboard(rt, client_ip=self.scope_client_ip,
                                           is_https=self.scope_is_https)
