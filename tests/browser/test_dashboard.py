@@ -87,8 +87,8 @@ def test_create_reveal_call_disable_delete(page: Any, dashboard: Dashboard) -> N
 
     row.get_by_role("link", name="Disable").click()
     page.get_by_label("Authenticator code").fill(codes.next())
-    page.get_by_role("button", name="Disable").click()
-    page.wait_for_url(re.compile(r"/keys$"))
+    page.get_by_role("button", name="Disable").click()  # in the dialog over the table
+    page.locator("tr", has_text="bot1").locator(".status.disabled").wait_for()
     assert "Disabled" in page.locator("tr", has_text="bot1").inner_text()
     assert balance_code(dashboard.url, key) == "50100"
 
@@ -103,11 +103,11 @@ def test_create_reveal_call_disable_delete(page: Any, dashboard: Dashboard) -> N
     page.goto(dashboard.url + "/keys")  # with JavaScript, Delete opens a dialog over the table
     page.locator("tr", has_text="bot1").get_by_role("link", name="Delete").click()
     dialog = page.locator("dialog[open]")
-    assert dialog.get_by_text(re.compile("It was last used .* from 127.0.0.1")).is_visible()
+    dialog.get_by_text(re.compile("It was last used .* from 127.0.0.1")).wait_for()
     assert page.url.endswith("/keys")
     dialog.get_by_label("Authenticator code").fill(codes.next())
     dialog.get_by_role("button", name="Delete key").click()
-    page.wait_for_url(re.compile(r"/keys$"))
+    page.locator("tr", has_text="bot1").wait_for(state="detached")  # the table, reloaded
     assert "bot1" not in page.locator("main").inner_text()
     assert balance_code(dashboard.url, key) == "50111"
 
@@ -220,7 +220,7 @@ def test_activity_lists_the_trail_newest_first(page: Any, dashboard: Dashboard) 
     assert events[0] == "key created" and "2fa enabled" in events
     page.get_by_label("Show").select_option(key["apiKey"])
     page.get_by_role("button", name="Filter").click()
-    assert page.locator("#usage-chart").is_visible()
+    page.locator("#usage-chart").wait_for()  # the filtered page, with the place for the chart
     assert page.locator("table.events tbody tr td:nth-child(2)").all_inner_texts() == ["key created"]
 
 

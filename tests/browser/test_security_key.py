@@ -63,7 +63,7 @@ def test_register_a_security_key_and_log_in_with_it(browser: Any, dashboard: Das
         page.locator("tr", has_text="hwbot1").get_by_role("link", name="Delete").click()
         page.locator("dialog[open]").get_by_role("button",
                                                  name="Use my security key instead").click()
-        page.wait_for_url(re.compile(r"/keys$"))
+        page.locator("tr", has_text="hwbot1").wait_for(state="detached")  # the table, reloaded
         assert balance_code(dashboard.url, key) == "50111"
         page.goto(url + "/activity")
         trail = page.locator("main").inner_text()
