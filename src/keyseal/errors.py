@@ -183,6 +183,15 @@ TARGET_TOO_LONG = ErrorCode("70053", "Request target too long (limit {0} bytes)"
 MALFORMED_HTTP = ErrorCode("70054", "Malformed HTTP request: {0}", 400)
 # Operations, 70075-70079: /readyz (src/keyseal/http/ops.py).
 NOT_READY = ErrorCode("70075", "Keyseal is not ready: {0}", 503)
+# The dashboard, 70060-70069: what a browser can get wrong that an API client cannot.
+CSRF_REFUSED = ErrorCode(
+    "70060", "This form is out of date or was sent from another site; reload the page and try again", 403)
+SESSION_ENDED = ErrorCode("70061", "Your session has ended; please log in again", 401)
+REVEAL_GONE = ErrorCode(
+    "70062", "These credentials were shown once and cannot be shown again; if you did not store "
+    "them, regenerate the key", 410)
+SECURITY_KEY_FAILED = ErrorCode("70063", "The security key could not be verified: {0}")
+PASSWORDS_DIFFER = ErrorCode("70064", "The two passwords are not the same")
 # Master keys, 70040-70049: each message names where the keys were looked for (a home or
 # $KEYSEAL_MASTER_KEY) and what to do. See docs/decisions/0005-master-key-fingerprints.md.
 MASTER_KEYS_FROM_ENVIRONMENT = ErrorCode(

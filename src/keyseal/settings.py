@@ -20,6 +20,8 @@ ROTATION_GRACE_ENV = "KEYSEAL_ROTATION_GRACE_S"
 MIN_IPV4_PREFIX_ENV = "KEYSEAL_MIN_IPV4_PREFIX"
 MIN_IPV6_PREFIX_ENV = "KEYSEAL_MIN_IPV6_PREFIX"
 MAX_BODY_BYTES_ENV = "KEYSEAL_MAX_BODY_BYTES"
+WEB_SESSION_IDLE_ENV = "KEYSEAL_WEB_SESSION_IDLE_S"
+WEB_SESSION_MAX_ENV = "KEYSEAL_WEB_SESSION_MAX_S"
 
 
 class HomeUnusable(Exception):
@@ -163,6 +165,10 @@ class Settings:
     refuse_repeated_reads: bool = field(
         default_factory=lambda: os.environ.get(REFUSE_REPEATED_READS_ENV, "").strip() == "1")
     min_kyc_for_keys: int = 2
+    #: a dashboard session ends after this long without a page view, and this long after
+    #: login whatever happens (the dashboard)
+    web_session_idle_s: int = field(default_factory=lambda: _env_count(WEB_SESSION_IDLE_ENV, 1800))
+    web_session_max_s: int = field(default_factory=lambda: _env_count(WEB_SESSION_MAX_ENV, 12 * 3600))
     login: LoginPolicy = field(default_factory=LoginPolicy)
     # IP allow-list entries wider than these prefixes are refused (an entry of /0 always is)
     min_ipv4_prefix: int = field(default_factory=lambda: _env_int(MIN_IPV4_PREFIX_ENV, 16))

@@ -17,7 +17,8 @@ ORDER = "/api/v5/trade/order"
 async def test_unknown_path_is_404_envelope(api: Api) -> None:
     response = await api.client.get("/api/v5/nope")
     assert response.status_code == 404 and envelope(response)["code"] == "50005"
-    assert envelope(await api.client.get("/"))["code"] == "50005"
+    # anything outside /api/, /ws/ and /openapi.json is the dashboard's: "/" leads to its login
+    assert (await api.client.get("/")).headers["location"] == "/login"
 
 
 async def test_wrong_method_is_50115_405(api: Api) -> None:

@@ -52,6 +52,12 @@ class KeysealApp:
         self.counts = RequestCounts()
         self._ops = ops_routes(self.state, self.counts)
         self._access_log = access_log
+        # here, not at import: library mode imports this module without Starlette
+        from keyseal.http.dashboard import create_dashboard
+
+        #: everything but the OKX surface (see ``is_okx_path``) is the dashboard's
+        self.dashboard = create_dashboard(rt, client_ip=self.scope_client_ip,
+                                          is_https=self.scope_is_https)
 
     # -- lifespan ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -68,7 +74,11 @@ class KeysealApp:
             self.state.loop = asyncio.get_running_loop()
         kind = scope["type"]
         if kind == "http":
-            await self._http(scope, receive, send)
+            path = scope["path"]
+            if is_okx_path(path) or path in self._ops:  # /healthz, /readyz, /metrics
+                await self._http(scope, receive, send)
+            else:
+                await self.dashboard(scope, receive, self._with_server_time(send))
         elif kind == "websocket":
             await self._websocket(scope, receive, send)
         elif kind == "lifespan":
@@ -95,6 +105,29 @@ class KeysealApp:
         client = scope.get("client")
         return self._proxies.client_ip(client[0] if client else "",
                                        headers.get("x-forwarded-for"))
+
+    def _with_server_time(self, send: Any) -> Any:
+        """The dashboard's answers carry the server's clock too, as every answer does."""
+        async def sending(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                now = str(int(self.rt.clock() * 1000)).encode()
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  (SERVER_TIME_HEADER, now)]}
+            await send(message)
+        return sending
+
+    def scope_client_ip(self, scope: dict[str, Any]) -> str:
+        return self.client_ip(scope, wanted_headers(scope["headers"]))
+
+    def scope_is_https(self, scope: dict[str, Any]) -> bool:
+        """HTTPS to the browser: served so, or said so by a trusted proxy."""
+        if scope.get("scheme") == "https":
+            return True
+        client = scope.get("client")
+        if not client or not self._proxies.trusts_peer(client[0]):
+            return False
+        proto = [v for k, v in scope["headers"] if k.lower() == b"x-forwarded-proto"]
+        return proto == [b"https"]
 
     async def _http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         path = scope["path"]
@@ -185,6 +218,12 @@ class KeysealApp:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         await serve_private(self.state, scope, receive, send, self.client_ip(scope, headers))
+
+
+def is_okx_path(path: str) -> bool:
+    """The OKX surface, served by the bare dispatcher (the hot path): ``/api/…`` (an unknown
+    one still answers 50005 in OKX's envelope), ``/ws/…`` and ``/openapi.json``."""
+    return path.startswith(("/api/", "/ws/")) or path in ("/api", "/openapi.json")
 
 
 _WANTED = frozenset({b"ok-access-key", b"ok-access-sign", b"ok-access-timestamp",

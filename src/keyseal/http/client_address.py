@@ -54,5 +54,9 @@ class TrustedProxies:
                 return str(ip)
         return shown_peer
 
+    def trusts_peer(self, peer: str) -> bool:
+        """Whether the socket peer is a trusted proxy (its X-Forwarded-* headers count)."""
+        return self._trusts(parse_address(peer))
+
     def _trusts(self, ip: Address | None) -> bool:
         return ip is not None and any(ip in network for network in self._networks)

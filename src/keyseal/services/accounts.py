@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -37,9 +38,17 @@ from keyseal.services.runtime import Runtime, random_digits
 from keyseal.services.unit_of_work import Work, unit_of_work
 from keyseal.store import accounts as account_rows
 from keyseal.store import keys as key_rows
+from keyseal.store import security_keys as security_key_rows
 from keyseal.store.accounts import AccountName, AccountSummary, LoginFailures
 
 MIN_PASSWORD_LENGTH = 8
+#: a one-time code that a security key's answer earned (services.security_keys), accepted
+#: wherever an authenticator code is
+SECURITY_KEY_GRANT_PREFIX = "sk-"
+
+
+def grant_hash(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
 
 
 def create_account(rt: Runtime, cmd: CreateAccount) -> Account:
@@ -368,6 +377,10 @@ def check_second_factor(work: Work, account: Account, code: str | None) -> None:
 def _verify_second_factor(work: Work, account: Account, code: str | None, *,
                           required: bool) -> None:
     conn, rt = work.conn, work.rt
+    if code and code.startswith(SECURITY_KEY_GRANT_PREFIX):  # a security key answered instead
+        if security_key_rows.use_grant(conn, account.id, grant_hash(code), rt.now_ms()):
+            return
+        raise errors.TWO_FA_INVALID()
     state = account_rows.totp_state(conn, account.id, for_update=True)
     if state.sealed is None:
         if required:

@@ -16,7 +16,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 #: the newest migration's revision (tests/store/test_schema_head.py holds it to Alembic's head):
 #: a database already there is opened without loading Alembic, which costs a CLI command
 #: a tenth of a second
-SCHEMA_HEAD = "0006"
+SCHEMA_HEAD = "0007"
 #: the PostgreSQL advisory-lock id Keyseal's start-up holds (any fixed 64-bit number would do)
 STARTUP_LOCK_ID = 0x6B65_7973_6561_6C01
 
