@@ -13,6 +13,7 @@ import typer
 
 from keyseal.cli.common import Db, Home, Switch, err, lazy, open_home, runtime, settings_for
 from keyseal.cli.groups import app
+from keyseal.scaleout import REDIS_URL_ENV, ScaleOut
 from keyseal.settings import ConnectionLimits, shown_db_url
 
 if TYPE_CHECKING:
@@ -38,6 +39,11 @@ def serve(
     tls_key: Annotated[Path | None, typer.Option(help="PEM private key for --tls-cert.")
                        ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "warning",
+    redis: Annotated[str | None, typer.Option(
+        "--redis", envvar=REDIS_URL_ENV, show_default=False,
+        help="redis://host:port/db shared by several `keyseal serve`: rate limits, replay "
+             "memory and key changes pushed to every process [default: none, per process].")
+    ] = None,
 ) -> None:
     """Run the OKX-compatible server (migrates the database first)."""
     import logging
@@ -50,14 +56,15 @@ def serve(
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: "
                         "%(message)s")
     settings = settings_for(home, db, host=host, port=port, rate_limits=rate_limits is Switch.ON,
-                         trusted_proxies=tuple(trusted_proxy or ()))
+                         trusted_proxies=tuple(trusted_proxy or ()),
+                         **({"scaleout": ScaleOut(redis_url=redis)} if redis else {}))
     listener = bound_socket(host, port)  # before the home: a busy port creates nothing
     try:
         rt = open_home(settings)
         scheme = "https" if tls_cert else "http"
         err.print(f"Keyseal listening on {scheme}://{host}:{port}  (home {settings.home}, db "
-                  f"{shown_db_url(settings.db_url)}, rate limits "
-                  f"{rate_limits.value})", highlight=False)
+                  f"{shown_db_url(settings.db_url)}, redis {settings.scaleout.shown_redis_url}, "
+                  f"rate limits {rate_limits.value})", highlight=False)
         limits = _within_open_file_limit(settings.limits)
         # uvicorn's httptools and sans-I/O WebSocket protocols, with deadlines, head limits and
         # a connection limit of ours (src/keyseal/http/protocols.py)

@@ -9,7 +9,9 @@ secret is tried after the current one while its overlap lasts) → IP allow-list
 passphrase (50105) → permission (50120) → sub-account management (59500,
 70010, 50035: the key must be really bound to IPs) → not a repeat of a signed request already
 let through (70017; state-changing requests, reads too if so set) → rate limit (50011) →
-usage recorded.
+usage recorded. The rate limit is OKX's for the route, per account, and the seeds' for
+every private route together, per key, charged together (all or none); with Redis the limits
+and the replay memory are every process's (``shared_limits``, ``shared_replay``).
 
 The signature comes before a passphrase the cache has not yet accepted: that check costs
 argon2, so it is spent only on a caller who holds the secret, and a key id alone buys no
@@ -37,8 +39,10 @@ from keyseal.domain.permissions import Permission
 from keyseal.gate.cache import KeyCache
 from keyseal.gate.entry import KeyEntry, PreviousSecret
 from keyseal.gate.known_keys import KnownKeys
-from keyseal.gate.ratelimit import Rate, RateLimiter
+from keyseal.gate.ratelimit import Charge, Rate, RateLimiter
 from keyseal.gate.replay import ReplayGuard
+from keyseal.gate.shared_limits import SharedLimiter
+from keyseal.gate.shared_replay import SharedReplay
 from keyseal.gate.usage import UsageRecorder
 from keyseal.signing import (
     decoded_target,
@@ -95,7 +99,9 @@ class Gate:
                  check_passphrase: PassphraseCheck, limiter: RateLimiter,
                  usage: UsageRecorder, window_s: float = 30.0,
                  known_keys: KnownKeys | None = None,
-                 replay: ReplayGuard | None = None) -> None:
+                 replay: ReplayGuard | None = None, key_rate: Rate | None = None,
+                 shared_limits: SharedLimiter | None = None,
+                 shared_replay: SharedReplay | None = None) -> None:
         self._clock = clock
         self._cache = cache
         self._load_key = load_key
@@ -107,6 +113,12 @@ class Gate:
         self._known_keys = known_keys
         #: signed requests already let through, refused if they come again (70017)
         self._replay = replay
+        #: every private endpoint together, per API key (the seeds' limit), beside OKX's
+        self._key_rate = key_rate
+        #: with Redis: the limits and the replay memory every process shares (None: this
+        #: process's own, checked without an await)
+        self._shared_limits = shared_limits
+        self._shared_replay = shared_replay
         self._fast = FastVerifier()
         # concurrent misses for one key share one load, and concurrent first uses of one
         # passphrase share one argon2 check: a burst on a cold key costs one of each
@@ -146,12 +158,23 @@ class Gate:
         if guard.manages_subs:
             _check_sub_management(entry, guard)
         replay = self._replay
-        if replay is not None and replay.applies_to(request.method) and not replay.first_use(
-                api_key, timestamp, signature, sent_at, now):
-            raise errors.REPLAYED(detail=f"key {api_key}: {request.method} repeated")
-        if guard.rate is not None and not self._limiter.allow(
-                (entry.account_id, environment, guard.rate_group), guard.rate):
-            raise errors.RATE_LIMITED(detail=f"account {entry.uid}: {guard.rate_group} {guard.rate}")
+        if replay is not None and replay.applies_to(request.method):
+            shared_replay = self._shared_replay
+            if not (replay.first_use(api_key, timestamp, signature, sent_at, now)
+                    if shared_replay is None else await shared_replay.first_use(
+                        api_key, timestamp, signature, sent_at, now)):
+                raise errors.REPLAYED(detail=f"key {api_key}: {request.method} repeated")
+        rate, key_rate = guard.rate, self._key_rate
+        if rate is not None or key_rate is not None:
+            charges: list[Charge] = []
+            if rate is not None:
+                charges.append(((entry.account_id, environment, guard.rate_group), rate, 1))
+            if key_rate is not None:
+                charges.append((("key", api_key), key_rate, 1))
+            shared = self._shared_limits
+            if not (self._limiter.take(charges) if shared is None else await shared.take(charges)):
+                raise errors.RATE_LIMITED(detail=f"account {entry.uid}: {guard.rate_group} "
+                                                 f"{rate}, key {api_key} {key_rate}")
         self._usage.record(api_key, now_ms, request.client_ip)
         if previous is not None:
             self._used_previous(api_key, previous, now_ms, request.client_ip)

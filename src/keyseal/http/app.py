@@ -15,9 +15,16 @@ from urllib.parse import parse_qsl
 import orjson
 
 from keyseal import errors
+from keyseal.gate.ratelimit import Charge
 from keyseal.gate.verifier import SignedRequest
 from keyseal.http import envelope
-from keyseal.http.background import ChangeFollower, flush_usage, sweeper, usage_writer
+from keyseal.http.background import (
+    ChangeFollower,
+    flush_usage,
+    follow_pushes,
+    sweeper,
+    usage_writer,
+)
 from keyseal.http.client_address import TrustedProxies
 from keyseal.http.okx import all_routes
 from keyseal.http.openapi import openapi_document
@@ -43,6 +50,7 @@ class KeysealApp:
             self.table.setdefault(route.path, {})[route.method] = route
         self._openapi = orjson.dumps(openapi_document(self.routes))
         self._proxies = TrustedProxies(rt.settings.trusted_proxies)
+        self._ip_rate = rt.settings.scaleout.public_ip_rate
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- lifespan ------------------------------------------------------------------------
@@ -126,14 +134,22 @@ class KeysealApp:
                 log.info("refused %s %s: %s %s", scope["method"], path, refusal.code,
                          refusal.detail)
                 raise
-        elif route.public_rate is not None and not self.state.limiter.allow(
-                (client_ip, route.path), route.public_rate):
-            raise errors.RATE_LIMITED(detail=f"ip {client_ip}")
+        elif route.public_rate is not None:
+            await self._limit_public(route, client_ip)
         query = query_parameters(query_string)
         result = await route.handler(Call(self.state, query, body, principal, client_ip))
         if isinstance(result, Reply):
             return result.http_status, envelope.encode(result.code, result.msg, result.data)
         return envelope.success(result)
+
+    async def _limit_public(self, route: Route, client_ip: str) -> None:
+        """The route's own limit per IP, and the seeds' for every public route together."""
+        assert route.public_rate is not None
+        charges: list[Charge] = [((client_ip, route.path), route.public_rate, 1)]
+        if self._ip_rate is not None:
+            charges.append((("ip", client_ip), self._ip_rate, 1))
+        if not await self.state.take(charges):
+            raise errors.RATE_LIMITED(detail=f"ip {client_ip}")
 
     async def _read_body(self, receive: Any, headers: dict[str, str]) -> bytes:
         return await read_body(receive, headers, self.rt.settings.max_body_bytes)
@@ -223,11 +239,14 @@ async def start_background(state: ServerState) -> list[asyncio.Task[None]]:
     state.loop = asyncio.get_running_loop()
     follower = await asyncio.to_thread(ChangeFollower, state)
     settings = state.rt.settings
-    return [
+    tasks = [
         asyncio.create_task(follower.run(settings.change_poll_interval_s)),
         asyncio.create_task(usage_writer(state, settings.usage_flush_interval_s)),
         asyncio.create_task(sweeper(state, settings.sweep_interval_s)),
     ]
+    if state.redis is not None:  # key changes pushed by the other processes
+        tasks.append(asyncio.create_task(follow_pushes(state, follower)))
+    return tasks
 
 
 async def stop_background(state: ServerState, tasks: list[asyncio.Task[None]]) -> None:
@@ -241,6 +260,8 @@ async def stop_background(state: ServerState, tasks: list[asyncio.Task[None]]) -
         await asyncio.to_thread(flush_usage, state)
     except Exception:
         log.exception("could not write key usage at shutdown")
+    if state.redis is not None:
+        await state.redis.close()
 
 
 def create_app(rt: Runtime) -> KeysealApp:

@@ -8,6 +8,7 @@ import time
 from typing import TYPE_CHECKING
 
 from keyseal.domain.expiry import ExpiryPolicy
+from keyseal.services import change_push
 from keyseal.services import keys as key_service
 from keyseal.services.changes import Change
 
@@ -50,6 +51,12 @@ class ChangeFollower:
             except Exception:  # a stopped database must not kill the loop
                 log.exception("could not read the change log; retrying")
             await asyncio.sleep(interval_s)
+
+
+async def follow_pushes(state: ServerState, follower: ChangeFollower) -> None:
+    """With Redis: drop what the other processes' changes make stale as soon as they are
+    pushed (the follower's poll still reads the log, for what a push missed)."""
+    await change_push.follow(state.rt, state.forget, follower.catch_up)
 
 
 def flush_usage(state: ServerState) -> int:
