@@ -153,6 +153,9 @@ class CuttableProxy:
 
     def cut(self) -> None:
         if self._listener is not None:
+            # shutdown first: a bare close leaves it listening while accept() blocks on it
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
             self._listener.close()
             self._listener = None
         with self._lock:

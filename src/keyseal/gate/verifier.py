@@ -224,10 +224,18 @@ class Gate:
         if cached is None:
             if not looks_like_api_key(api_key):
                 raise errors.INVALID_KEY(detail="not a UUID")
-            if self._known_keys is not None and not await self._known_keys.exists(api_key):
-                raise errors.INVALID_KEY(detail=f"unknown key {api_key}")
-            loaded_at = self._cache.evictions
-            loaded = await _single_flight(self._loading, api_key, lambda: self._load_key(api_key))
+            try:
+                known = self._known_keys is None or await self._known_keys.exists(api_key)
+                if not known:
+                    raise errors.INVALID_KEY(detail=f"unknown key {api_key}")
+                loaded_at = self._cache.evictions
+                loaded = await _single_flight(self._loading, api_key,
+                                              lambda: self._load_key(api_key))
+            except errors.OkxError:
+                raise
+            except Exception as failure:  # the store is away: cached keys still verify
+                raise errors.SERVICE_UNAVAILABLE(
+                    detail=f"cannot read key {api_key}: {type(failure).__name__}") from None
             if self._cache.get(api_key) is None:
                 self._cache.put(api_key, loaded, loaded_at=loaded_at)
             cached = loaded if loaded is not None else False

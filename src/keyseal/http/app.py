@@ -31,6 +31,7 @@ from keyseal.http.openapi import openapi_document
 from keyseal.http.routes import Call, Reply, Route
 from keyseal.http.state import ServerState, build_state
 from keyseal.http.ws import serve_private
+from keyseal.services.outage import is_outage
 from keyseal.services.runtime import Runtime
 
 log = logging.getLogger("keyseal.server")
@@ -101,9 +102,14 @@ class KeysealApp:
             status, body = await self._respond(scope, receive)
         except errors.OkxError as refusal:
             status, body = envelope.failure(refusal)
-        except Exception:
-            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
-            status, body = envelope.failure(errors.SYSTEM_ERROR())
+        except Exception as failure:
+            if is_outage(failure):  # the database is away: "try again later", not a bug
+                log.warning("database unavailable on %s %s: %s", scope.get("method"),
+                            scope.get("path"), type(failure).__name__)
+                status, body = envelope.failure(errors.SERVICE_UNAVAILABLE())
+            else:
+                log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+                status, body = envelope.failure(errors.SYSTEM_ERROR())
         headers = [*_JSON, (b"content-length", str(len(body)).encode()),
                    (SERVER_TIME_HEADER, str(int(self.rt.clock() * 1000)).encode())]
         if status == 413:  # the rest of the body is still coming: close instead of reading it
