@@ -165,20 +165,28 @@ class Gate:
                         api_key, timestamp, signature, sent_at, now)):
                 raise errors.REPLAYED(detail=f"key {api_key}: {request.method} repeated")
         rate, key_rate = guard.rate, self._key_rate
-        if rate is not None or key_rate is not None:
-            charges: list[Charge] = []
-            if rate is not None:
-                charges.append(((entry.account_id, environment, guard.rate_group), rate, 1))
-            if key_rate is not None:
-                charges.append((("key", api_key), key_rate, 1))
+        if (rate is not None or key_rate is not None) and self._limiter.enabled:
+            route = (entry.account_id, environment, guard.rate_group)
             shared = self._shared_limits
-            if not (self._limiter.take(charges) if shared is None else await shared.take(charges)):
+            if not (self._limited_here(route, rate, ("key", api_key), key_rate)
+                    if shared is None else await shared.take(
+                        _charges(route, rate, ("key", api_key), key_rate))):
                 raise errors.RATE_LIMITED(detail=f"account {entry.uid}: {guard.rate_group} "
                                                  f"{rate}, key {api_key} {key_rate}")
         self._usage.record(api_key, now_ms, request.client_ip)
         if previous is not None:
             self._used_previous(api_key, previous, now_ms, request.client_ip)
         return Principal(entry, environment, request.client_ip)
+
+    def _limited_here(self, route: Hashable, rate: Rate | None, key: Hashable,
+                      key_rate: Rate | None) -> bool:
+        """This process's limits: the route's per account and the key's, all or none."""
+        if rate is None:
+            assert key_rate is not None
+            return self._limiter.allow(key, key_rate)
+        if key_rate is None:
+            return self._limiter.allow(route, rate)
+        return self._limiter.allow_pair(route, rate, key, key_rate)
 
     async def login(self, api_key: str, passphrase: str, timestamp_s: float, signature: str,
                     timestamp_text: str, environment: Environment, client_ip: str) -> KeyEntry:
@@ -276,6 +284,11 @@ async def _single_flight(pending: dict[K, asyncio.Future[V]], key: K,
         running = pending[key] = asyncio.ensure_future(start())
         running.add_done_callback(lambda _: pending.pop(key, None))
     return await asyncio.shield(running)
+
+
+def _charges(route: Hashable, rate: Rate | None, key: Hashable, key_rate: Rate | None
+             ) -> list[Charge]:
+    return [(subject, r, 1) for subject, r in ((route, rate), (key, key_rate)) if r is not None]
 
 
 def _check_sub_management(entry: KeyEntry, guard: Guard) -> None:

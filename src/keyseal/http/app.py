@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 import orjson
 
 from keyseal import errors
-from keyseal.gate.ratelimit import Charge
+from keyseal.gate.ratelimit import Charge, Rate
 from keyseal.gate.verifier import SignedRequest
 from keyseal.http import envelope
 from keyseal.http.background import (
@@ -140,22 +140,31 @@ class KeysealApp:
                 log.info("refused %s %s: %s %s", scope["method"], path, refusal.code,
                          refusal.detail)
                 raise
-        elif route.public_rate is not None:
-            await self._limit_public(route, client_ip)
+        elif route.public_rate is not None and not (
+                self._public_allowed(route.path, route.public_rate, client_ip)
+                if self.state.shared_limits is None
+                else await self._public_allowed_everywhere(route.path, route.public_rate,
+                                                           client_ip)):
+            raise errors.RATE_LIMITED(detail=f"ip {client_ip}")
         query = query_parameters(query_string)
         result = await route.handler(Call(self.state, query, body, principal, client_ip))
         if isinstance(result, Reply):
             return result.http_status, envelope.encode(result.code, result.msg, result.data)
         return envelope.success(result)
 
-    async def _limit_public(self, route: Route, client_ip: str) -> None:
+    def _public_allowed(self, path: str, rate: Rate, client_ip: str) -> bool:
         """The route's own limit per IP, and the seeds' for every public route together."""
-        assert route.public_rate is not None
-        charges: list[Charge] = [((client_ip, route.path), route.public_rate, 1)]
+        limiter = self.state.limiter
+        if self._ip_rate is None:
+            return limiter.allow((client_ip, path), rate)
+        return limiter.allow_pair((client_ip, path), rate, ("ip", client_ip), self._ip_rate)
+
+    async def _public_allowed_everywhere(self, path: str, rate: Rate, client_ip: str) -> bool:
+        """The same, counted by every process (Redis)."""
+        charges: list[Charge] = [((client_ip, path), rate, 1)]
         if self._ip_rate is not None:
             charges.append((("ip", client_ip), self._ip_rate, 1))
-        if not await self.state.take(charges):
-            raise errors.RATE_LIMITED(detail=f"ip {client_ip}")
+        return await self.state.take(charges)
 
     async def _read_body(self, receive: Any, headers: dict[str, str]) -> bytes:
         return await read_body(receive, headers, self.rt.settings.max_body_bytes)
