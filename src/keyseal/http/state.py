@@ -123,7 +123,9 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
-def build_state(rt: Runtime) -> ServerState:
+def build_state(rt: Runtime, *, seed_limits: bool = True) -> ServerState:
+    """``seed_limits``: the seeds' 50 requests per second per key over every private OKX
+    route; library mode, whose routes are its user's with their own limits, goes without."""
     settings = rt.settings
     cursor, key_ids = change_service.start(rt, time.monotonic())
 
@@ -156,7 +158,8 @@ def build_state(rt: Runtime) -> ServerState:
     gate = Gate(clock=rt.clock, cache=cache, load_key=load_key,
                 check_passphrase=check_passphrase, limiter=limiter, usage=usage,
                 window_s=settings.timestamp_window_s, known_keys=known_keys, replay=replay,
-                key_rate=scaleout.private_key_rate, shared_limits=shared_limits,
+                key_rate=scaleout.private_key_rate if seed_limits else None,
+                shared_limits=shared_limits,
                 shared_replay=shared_replay)
     state = ServerState(rt, gate, cache, limiter, usage, BalanceCache(rt), known_keys, cursor,
                         redis=link, shared_limits=shared_limits, redis_fallback=fallback)
