@@ -197,3 +197,21 @@ def test_cached_keys_verify_while_postgresql_is_unreachable(
     finally:
         made.close()
         proxy.cut()
+
+
+def test_a_signed_order_replayed_to_the_other_process_is_refused(cluster: Cluster) -> None:
+    """Replay memory shared through Redis: an exact repeat of a state-changing request is
+    refused (70017) by the process it did not reach first; reads may repeat."""
+    key = make_key(cluster.rt, perm="trade", credit={"USDT": "1000"})
+    order = '{"instId":"BTC-USDT","tdMode":"cash","side":"buy","ordType":"market","sz":"1",' \
+            '"tgtCcy":"quote_ccy","clOrdId":"replay1"}'
+    headers = signed_headers(key, "POST", "/api/v5/trade/order", order)
+    first, other = cluster.nodes
+    with httpx.Client(timeout=10) as client:
+        placed = client.post(first.url + "/api/v5/trade/order", content=order, headers=headers)
+        assert placed.json()["code"] != "70017"
+        again = client.post(other.url + "/api/v5/trade/order", content=order, headers=headers)
+        assert (again.status_code, again.json()["code"]) == (401, "70017")
+        read = signed_headers(key, "GET", PENDING)
+        assert [client.get(node.url + PENDING, headers=read).json()["code"]
+                for node in cluster.nodes] == ["0", "0"]
