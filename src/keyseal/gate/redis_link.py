@@ -56,6 +56,15 @@ class RedisLink:
                     type(failure).__name__)
         self._probe = asyncio.ensure_future(self._wait_for_return())
 
+    async def check(self) -> bool:
+        """Ping Redis now (at start): away, the process starts on its own limits, saying so."""
+        try:
+            await asyncio.wait_for(self.client.ping(), self.timeout_s)
+        except REDIS_ERRORS as failure:
+            self.failed(failure)
+            return False
+        return True
+
     async def _wait_for_return(self) -> None:
         while True:
             await asyncio.sleep(self.retry_s)

@@ -260,6 +260,7 @@ async def start_background(state: ServerState) -> list[asyncio.Task[None]]:
         asyncio.create_task(sweeper(state, settings.sweep_interval_s)),
     ]
     if state.redis is not None:  # key changes pushed by the other processes
+        await state.redis.check()
         tasks.append(asyncio.create_task(follow_pushes(state, follower)))
     return tasks
 
