@@ -27,6 +27,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from keyseal.scaleout import ScaleOut, parse_rate
 from keyseal.settings import ConnectionLimits, Settings, shown_db_url
 
 CONFIG_ENV = "KEYSEAL_CONFIG"
@@ -99,6 +100,22 @@ class KeysealConfig(BaseSettings):
     ws_max_frame_bytes: Count = 64 * 1024
     ws_frames_per_s: Count = 100
     ws_logins_per_min: Count = 10
+    # -- several processes (ScaleOut, src/keyseal/scaleout.py) ----------------------------
+    #: redis://[:password@]host:port/db shared by several processes; none: all per process
+    redis_url: SecretStr | None = None
+    redis_prefix: str = Field("keyseal:", min_length=1, max_length=64)
+    redis_timeout_s: Seconds = 0.25
+    redis_retry_s: Seconds = 0.5
+    #: N/SECONDS or off: every public endpoint together per client IP, every private one
+    #: together per API key (the seeds' limits, on top of OKX's)
+    public_ip_rate: str = "10/1"
+    private_key_rate: str = "50/1"
+
+    @field_validator("public_ip_rate", "private_key_rate")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        parse_rate(value)  # N/SECONDS or off; the message says so
+        return value
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -126,6 +143,7 @@ ENV_ONLY = frozenset({"master_key"})
 SERVE_ONLY = ("workers", "log_level", "log_format", "access_log", "tls_cert", "tls_key",
               "graceful_timeout_s", "master_key")
 _LIMITS = {f.name for f in fields(ConnectionLimits)}
+_SCALEOUT = {f.name for f in fields(ScaleOut)}
 
 
 @dataclass(frozen=True)
@@ -142,14 +160,19 @@ class Loaded:
         c = self.config
         given: dict[str, Any] = {name: getattr(c, name) for name in KeysealConfig.model_fields
                                  if name not in _LIMITS and name not in SERVE_ONLY
-                                 and name not in ("home", "db")}
+                                 and name not in _SCALEOUT and name not in ("home", "db")}
         if c.home is not None:
             given["home"] = c.home
         if c.db is not None:
             given["db_url"] = c.db.get_secret_value()
         try:
             limits = ConnectionLimits(**{name: getattr(c, name) for name in _LIMITS})
-            return Settings(limits=limits, **given)
+            scaleout = ScaleOut(
+                redis_url=c.redis_url.get_secret_value() if c.redis_url else "",
+                redis_prefix=c.redis_prefix, redis_timeout_s=c.redis_timeout_s,
+                redis_retry_s=c.redis_retry_s, public_ip_rate=parse_rate(c.public_ip_rate),
+                private_key_rate=parse_rate(c.private_key_rate))
+            return Settings(limits=limits, scaleout=scaleout, **given)
         except ValueError as wrong:  # a rule across settings (dataclass __post_init__)
             raise ConfigInvalid(f"{wrong}; fix the setting named") from None
 
@@ -163,6 +186,8 @@ class Loaded:
                 value = str(effective.home)
             elif name == "db":  # the URL in use, its password masked
                 value = shown_db_url(effective.db_url)
+            elif name == "redis_url":  # the URL in use, its password masked
+                value = effective.scaleout.shown_redis_url
             elif isinstance(value, SecretStr):
                 value = HIDDEN
             elif isinstance(value, Path):

@@ -10,6 +10,7 @@ from keyseal.domain.accounts import LoginPolicy
 from keyseal.domain.expiry import ExpiryPolicy
 from keyseal.domain.ipallow import AllowlistRules
 from keyseal.domain.market import Market, default_market
+from keyseal.scaleout import ScaleOut
 
 HOME_ENV = "KEYSEAL_HOME"
 DB_ENV = "KEYSEAL_DB"
@@ -173,6 +174,8 @@ class Settings:
     # IP allow-list entries wider than these prefixes are refused (an entry of /0 always is)
     min_ipv4_prefix: int = field(default_factory=lambda: _env_int(MIN_IPV4_PREFIX_ENV, 16))
     min_ipv6_prefix: int = field(default_factory=lambda: _env_int(MIN_IPV6_PREFIX_ENV, 48))
+    #: Redis (shared limits, replay memory, change push) and the seeds' limits: scaleout.py
+    scaleout: ScaleOut = field(default_factory=ScaleOut)
 
     @property
     def allowlist_rules(self) -> AllowlistRules:

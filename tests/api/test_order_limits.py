@@ -35,6 +35,13 @@ ORDER, BATCH, CANCEL = "/api/v5/trade/order", "/api/v5/trade/batch-orders", "/ap
 ids = count(1)
 
 
+@pytest.fixture(autouse=True)
+def _okx_limits_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests count OKX's order limits, bursts of 60 and more: the seeds' 50 requests
+    per second per key on top (tests/scale/test_seed_limits.py) is off here."""
+    monkeypatch.setenv("KEYSEAL_PRIVATE_KEY_RATE", "off")
+
+
 def order(inst_id: str) -> dict[str, str]:
     return {"instId": inst_id, "tdMode": "cash", "side": "buy", "ordType": "market",
             "clOrdId": f"t{next(ids)}"}

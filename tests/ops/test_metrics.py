@@ -35,7 +35,7 @@ def test_requests_verifications_cache_and_refusals(serve, home_rt: Runtime) -> N
         bad = signed_headers(key, "GET", BALANCE, passphrase="Wrong-Pass1")
         assert client.get(BALANCE, headers=bad).json()["code"] == "50105"
         codes = [client.get("/api/v5/public/time").json()["code"] for _ in range(15)]
-        client.get("/no/such/route")
+        client.get("/api/v5/no/such/route")  # an OKX path; others are the dashboard's
     refused = codes.count("50011")
     assert refused >= 4  # 10 per 2 s per IP (start_server asked once too): the rest refused
     found = scrape(served.url)
@@ -57,14 +57,16 @@ def test_redis_fallback_and_revocation_lag_when_the_state_has_them() -> None:
 
     from keyseal.clock import ManualClock
     from keyseal.gate.cache import KeyCache
+    from keyseal.gate.redis_link import RedisFallback
     from keyseal.http.metrics import RequestCounts, exposition
 
-    state = SimpleNamespace(key_cache=KeyCache(ManualClock(0.0)), redis_fallback=True,
-                            revocation_lag_s=0.042)
+    fallback = RedisFallback(active=True, episodes=1)
+    state = SimpleNamespace(key_cache=KeyCache(ManualClock(0.0)), redis_fallback=fallback,
+                            redis=object(), revocation_lag_s=0.042)
     text = exposition(state, RequestCounts()).decode()  # type: ignore[arg-type]
     found = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples}
     assert found["keyseal_redis_fallback"] == 1
     assert found["keyseal_revocation_lag_seconds"] == 0.042
-    state.redis_fallback = False
+    fallback.active = False
     text = exposition(state, RequestCounts()).decode()  # type: ignore[arg-type]
     assert "keyseal_redis_fallback 0.0" in text

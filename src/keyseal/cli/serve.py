@@ -77,6 +77,11 @@ def serve(
     access_log: Annotated[bool | None, typer.Option(
         "--access-log/--no-access-log", help="One log line per request [default: off].",
         show_default=False)] = None,
+    redis: Annotated[str | None, typer.Option(
+        "--redis", show_default=False,
+        help="redis://host:port/db shared by several `keyseal serve`: rate limits, replay "
+             "memory and key changes pushed to every process [default: none, per process].")
+    ] = None,
     set_: SetOption = None,
 ) -> None:
     """Run the OKX-compatible server (migrates the database first)."""
@@ -85,7 +90,7 @@ def serve(
         "rate_limits": None if rate_limits is None else rate_limits is Switch.ON,
         "trusted_proxies": tuple(trusted_proxy) if trusted_proxy else None,
         "tls_cert": tls_cert, "tls_key": tls_key, "log_level": log_level,
-        "log_format": log_format, "access_log": access_log}
+        "log_format": log_format, "access_log": access_log, "redis_url": redis}
     loaded = load_config(flags, config, set_)
     settings = config_settings(loaded)
     options = loaded.config
@@ -98,7 +103,8 @@ def serve(
         scheme = "https" if options.tls_cert else "http"
         listening = (f"Keyseal listening on {scheme}://{settings.host}:{settings.port}  (home "
                      f"{settings.home}, db {shown_db_url(settings.db_url)}, rate limits "
-                     f"{'on' if settings.rate_limits else 'off'}, workers {options.workers})")
+                     f"{'on' if settings.rate_limits else 'off'}, redis {settings.scaleout.shown_redis_url}, "
+                     f"workers {options.workers})")
         if options.log_format == "json":  # every line a JSON object
             logging.getLogger("keyseal.start").info(listening)
         else:

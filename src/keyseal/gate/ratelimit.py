@@ -54,6 +54,26 @@ class RateLimiter:
         self._tat[subject] = new_tat
         return True
 
+    def allow_pair(self, first: Hashable, first_rate: Rate, second: Hashable,
+                   second_rate: Rate) -> bool:
+        """``take`` of one request from two different buckets, all or none, without the
+        lists: the gate's check of a private request (the route's limit, the key's)."""
+        if not self.enabled:
+            return True
+        now = self._now()
+        tats = self._tat
+        tat = tats.get(first, now)
+        new_first = (tat if tat > now else now) + first_rate.interval
+        if new_first - now > first_rate.period_s + 1e-6:
+            return False
+        tat = tats.get(second, now)
+        new_second = (tat if tat > now else now) + second_rate.interval
+        if new_second - now > second_rate.period_s + 1e-6:
+            return False
+        tats[first] = new_first
+        tats[second] = new_second
+        return True
+
     def take(self, charges: Sequence[Charge], *, commit: bool = True) -> bool:
         """Charge every ``(subject, rate, count)`` or none: False, changing nothing, when any
         bucket cannot take its count now. ``commit=False`` only asks."""

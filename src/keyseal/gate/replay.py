@@ -5,8 +5,7 @@ the window, and refuses an exact repeat (70017).
 Only state-changing requests (any method but GET and HEAD: an order, a cancel, a transfer, a
 withdrawal, a key change) are remembered by default: two identical polls in one millisecond
 are normal. ``KEYSEAL_REFUSE_REPEATED_READS=1`` remembers reads too. The memory is this
-process's; with several processes behind one port a repeat that reaches another process is
-not seen (Redis-shared memory belongs to the scale-out work)."""
+process's; with Redis configured, ``shared_replay.SharedReplay`` shares it between processes."""
 
 from __future__ import annotations
 
@@ -34,15 +33,17 @@ class ReplayGuard:
         """True the first time this signed request is seen (and remembers it); False for a
         repeat while its timestamp is still inside the window."""
         self._forget_until(now)
-        digest = hashlib.blake2b(f"{api_key}\n{timestamp}\n{signature}".encode(),
-                                 digest_size=16).digest()
+        digest = request_digest(api_key, timestamp, signature)
         if digest in self._seen:
             return False
-        # accepted while |now - sent_at| <= window: remembered until the window's far edge
-        until = max(now, sent_at + self._window_s) + 1.0
+        until = self.remember_until(sent_at, now)
         self._seen[digest] = until
         self._expiring.append((until, digest))
         return True
+
+    def remember_until(self, sent_at: float, now: float) -> float:
+        """Accepted while |now - sent_at| <= window: remembered until the window's far edge."""
+        return max(now, sent_at + self._window_s) + 1.0
 
     def _forget_until(self, now: float) -> None:
         expiring = self._expiring
@@ -52,3 +53,9 @@ class ReplayGuard:
 
     def __len__(self) -> int:
         return len(self._seen)
+
+
+def request_digest(api_key: str, timestamp: str, signature: str) -> bytes:
+    """What identifies one signed request: the key, its timestamp and its signature."""
+    return hashlib.blake2b(f"{api_key}\n{timestamp}\n{signature}".encode(),
+                           digest_size=16).digest()

@@ -9,8 +9,11 @@ secret is tried after the current one while its overlap lasts) → IP allow-list
 passphrase (50105) → permission (50120) → sub-account management (59500,
 70010, 50035: the key must be really bound to IPs) → not a repeat of a signed request already
 let through (70017; state-changing requests, reads too if so set) → rate limit (50011) →
-usage recorded. Every judgement of an existing key, let through or refused, is counted by
-day and code for its activity chart (``gate/activity.py``).
+usage recorded. The rate limit is OKX's for the route, per account, and the seeds' for
+every private route together, per key, charged together (all or none); with Redis the limits
+and the replay memory are every process's (``shared_limits``, ``shared_replay``).
+Every judgement of an existing key, let through or refused, is counted by day and code
+for its activity chart (``gate/activity.py``).
 
 The signature comes before a passphrase the cache has not yet accepted: that check costs
 argon2, so it is spent only on a caller who holds the secret, and a key id alone buys no
@@ -39,8 +42,10 @@ from keyseal.gate.activity import RequestCounter
 from keyseal.gate.cache import KeyCache
 from keyseal.gate.entry import KeyEntry, PreviousSecret
 from keyseal.gate.known_keys import KnownKeys
-from keyseal.gate.ratelimit import Rate, RateLimiter
+from keyseal.gate.ratelimit import Charge, Rate, RateLimiter
 from keyseal.gate.replay import ReplayGuard
+from keyseal.gate.shared_limits import SharedLimiter
+from keyseal.gate.shared_replay import SharedReplay
 from keyseal.gate.usage import UsageRecorder
 from keyseal.signing import (
     decoded_target,
@@ -98,7 +103,9 @@ class Gate:
                  check_passphrase: PassphraseCheck, limiter: RateLimiter,
                  usage: UsageRecorder, window_s: float = 30.0,
                  known_keys: KnownKeys | None = None,
-                 replay: ReplayGuard | None = None,
+                 replay: ReplayGuard | None = None, key_rate: Rate | None = None,
+                 shared_limits: SharedLimiter | None = None,
+                 shared_replay: SharedReplay | None = None,
                  activity: RequestCounter | None = None) -> None:
         self._clock = clock
         self._cache = cache
@@ -113,6 +120,12 @@ class Gate:
         self._replay = replay
         #: requests per key, day and result code, for the owner's activity chart
         self._activity = activity
+        #: every private endpoint together, per API key (the seeds' limit), beside OKX's
+        self._key_rate = key_rate
+        #: with Redis: the limits and the replay memory every process shares (None: this
+        #: process's own, checked without an await)
+        self._shared_limits = shared_limits
+        self._shared_replay = shared_replay
         self._fast = FastVerifier()
         # concurrent misses for one key share one load, and concurrent first uses of one
         # passphrase share one argon2 check: a burst on a cold key costs one of each
@@ -161,18 +174,37 @@ class Gate:
         if guard.manages_subs:
             _check_sub_management(entry, guard)
         replay = self._replay
-        if replay is not None and replay.applies_to(request.method) and not replay.first_use(
-                api_key, timestamp, signature, sent_at, now):
-            raise errors.REPLAYED(detail=f"key {api_key}: {request.method} repeated")
-        if guard.rate is not None and not self._limiter.allow(
-                (entry.account_id, environment, guard.rate_group), guard.rate):
-            raise errors.RATE_LIMITED(detail=f"account {entry.uid}: {guard.rate_group} {guard.rate}")
+        if replay is not None and replay.applies_to(request.method):
+            shared_replay = self._shared_replay
+            if not (replay.first_use(api_key, timestamp, signature, sent_at, now)
+                    if shared_replay is None else await shared_replay.first_use(
+                        api_key, timestamp, signature, sent_at, now)):
+                raise errors.REPLAYED(detail=f"key {api_key}: {request.method} repeated")
+        rate, key_rate = guard.rate, self._key_rate
+        if (rate is not None or key_rate is not None) and self._limiter.enabled:
+            route = (entry.account_id, environment, guard.rate_group)
+            shared = self._shared_limits
+            if not (self._limited_here(route, rate, ("key", api_key), key_rate)
+                    if shared is None else await shared.take(
+                        _charges(route, rate, ("key", api_key), key_rate))):
+                raise errors.RATE_LIMITED(detail=f"account {entry.uid}: {guard.rate_group} "
+                                                 f"{rate}, key {api_key} {key_rate}")
         self._usage.record(api_key, now_ms, request.client_ip)
         if self._activity is not None:
             self._activity.count(api_key, now_ms)
         if previous is not None:
             self._used_previous(api_key, previous, now_ms, request.client_ip)
         return Principal(entry, environment, request.client_ip)
+
+    def _limited_here(self, route: Hashable, rate: Rate | None, key: Hashable,
+                      key_rate: Rate | None) -> bool:
+        """This process's limits: the route's per account and the key's, all or none."""
+        if rate is None:
+            assert key_rate is not None
+            return self._limiter.allow(key, key_rate)
+        if key_rate is None:
+            return self._limiter.allow(route, rate)
+        return self._limiter.allow_pair(route, rate, key, key_rate)
 
     async def login(self, api_key: str, passphrase: str, timestamp_s: float, signature: str,
                     timestamp_text: str, environment: Environment, client_ip: str) -> KeyEntry:
@@ -241,10 +273,18 @@ class Gate:
         if cached is None:
             if not looks_like_api_key(api_key):
                 raise errors.INVALID_KEY(detail="not a UUID")
-            if self._known_keys is not None and not await self._known_keys.exists(api_key):
-                raise errors.INVALID_KEY(detail=f"unknown key {api_key}")
-            loaded_at = self._cache.evictions
-            loaded = await _single_flight(self._loading, api_key, lambda: self._load_key(api_key))
+            try:
+                known = self._known_keys is None or await self._known_keys.exists(api_key)
+                if not known:
+                    raise errors.INVALID_KEY(detail=f"unknown key {api_key}")
+                loaded_at = self._cache.evictions
+                loaded = await _single_flight(self._loading, api_key,
+                                              lambda: self._load_key(api_key))
+            except errors.OkxError:
+                raise
+            except Exception as failure:  # the store is away: cached keys still verify
+                raise errors.SERVICE_UNAVAILABLE(
+                    detail=f"cannot read key {api_key}: {type(failure).__name__}") from None
             if self._cache.get(api_key) is None:
                 self._cache.put(api_key, loaded, loaded_at=loaded_at)
             cached = loaded if loaded is not None else False
@@ -285,6 +325,11 @@ async def _single_flight(pending: dict[K, asyncio.Future[V]], key: K,
         running = pending[key] = asyncio.ensure_future(start())
         running.add_done_callback(lambda _: pending.pop(key, None))
     return await asyncio.shield(running)
+
+
+def _charges(route: Hashable, rate: Rate | None, key: Hashable, key_rate: Rate | None
+             ) -> list[Charge]:
+    return [(subject, r, 1) for subject, r in ((route, rate), (key, key_rate)) if r is not None]
 
 
 def _check_sub_management(entry: KeyEntry, guard: Guard) -> None:

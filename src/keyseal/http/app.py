@@ -16,9 +16,16 @@ from urllib.parse import parse_qsl
 import orjson
 
 from keyseal import errors
+from keyseal.gate.ratelimit import Charge, Rate
 from keyseal.gate.verifier import SignedRequest
 from keyseal.http import envelope
-from keyseal.http.background import ChangeFollower, flush_usage, sweeper, usage_writer
+from keyseal.http.background import (
+    ChangeFollower,
+    flush_usage,
+    follow_pushes,
+    sweeper,
+    usage_writer,
+)
 from keyseal.http.client_address import TrustedProxies
 from keyseal.http.metrics import RequestCounts
 from keyseal.http.okx import all_routes
@@ -27,6 +34,7 @@ from keyseal.http.ops import ops_routes
 from keyseal.http.routes import Call, Reply, Route
 from keyseal.http.state import ServerState, build_state
 from keyseal.http.ws import serve_private
+from keyseal.services.outage import is_outage
 from keyseal.services.runtime import Runtime
 
 log = logging.getLogger("keyseal.server")
@@ -47,6 +55,7 @@ class KeysealApp:
             self.table.setdefault(route.path, {})[route.method] = route
         self._openapi = orjson.dumps(openapi_document(self.routes))
         self._proxies = TrustedProxies(rt.settings.trusted_proxies)
+        self._ip_rate = rt.settings.scaleout.public_ip_rate
         self._tasks: list[asyncio.Task[None]] = []
         #: plain counters on the request path, read by /metrics when scraped
         self.counts = RequestCounts()
@@ -144,10 +153,16 @@ class KeysealApp:
         except errors.OkxError as refusal:
             status, body = envelope.failure(refusal)
             code = refusal.code
-        except Exception:
-            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
-            status, body = envelope.failure(errors.SYSTEM_ERROR())
-            code = errors.SYSTEM_ERROR.code
+        except Exception as failure:
+            if is_outage(failure):  # the database is away: "try again later", not a bug
+                log.warning("database unavailable on %s %s: %s", scope.get("method"),
+                            scope.get("path"), type(failure).__name__)
+                status, body = envelope.failure(errors.SERVICE_UNAVAILABLE())
+                code = errors.SERVICE_UNAVAILABLE.code
+            else:
+                log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+                status, body = envelope.failure(errors.SYSTEM_ERROR())
+                code = errors.SYSTEM_ERROR.code
         route = path if path in self.table else "other"
         self.counts.request(route, code, status)
         if self._access_log:
@@ -197,8 +212,11 @@ class KeysealApp:
                          refusal.detail)
                 raise
             self.counts.verified(perf_counter() - began)
-        elif route.public_rate is not None and not self.state.limiter.allow(
-                (client_ip, route.path), route.public_rate):
+        elif route.public_rate is not None and not (
+                self._public_allowed(route.path, route.public_rate, client_ip)
+                if self.state.shared_limits is None
+                else await self._public_allowed_everywhere(route.path, route.public_rate,
+                                                           client_ip)):
             raise errors.RATE_LIMITED(detail=f"ip {client_ip}")
         query = query_parameters(query_string)
         result = await route.handler(Call(self.state, query, body, principal, client_ip))
@@ -206,6 +224,20 @@ class KeysealApp:
             return result.http_status, envelope.encode(result.code, result.msg, result.data), \
                 result.code
         return 200, envelope.encode("0", "", result), "0"
+
+    def _public_allowed(self, path: str, rate: Rate, client_ip: str) -> bool:
+        """The route's own limit per IP, and the seeds' for every public route together."""
+        limiter = self.state.limiter
+        if self._ip_rate is None:
+            return limiter.allow((client_ip, path), rate)
+        return limiter.allow_pair((client_ip, path), rate, ("ip", client_ip), self._ip_rate)
+
+    async def _public_allowed_everywhere(self, path: str, rate: Rate, client_ip: str) -> bool:
+        """The same, counted by every process (Redis)."""
+        charges: list[Charge] = [((client_ip, path), rate, 1)]
+        if self._ip_rate is not None:
+            charges.append((("ip", client_ip), self._ip_rate, 1))
+        return await self.state.take(charges)
 
     async def _read_body(self, receive: Any, headers: dict[str, str]) -> bytes:
         return await read_body(receive, headers, self.rt.settings.max_body_bytes)
@@ -303,11 +335,15 @@ async def start_background(state: ServerState) -> list[asyncio.Task[None]]:
     state.loop = asyncio.get_running_loop()
     follower = await asyncio.to_thread(ChangeFollower, state)
     settings = state.rt.settings
-    return [
+    tasks = [
         asyncio.create_task(follower.run(settings.change_poll_interval_s)),
         asyncio.create_task(usage_writer(state, settings.usage_flush_interval_s)),
         asyncio.create_task(sweeper(state, settings.sweep_interval_s)),
     ]
+    if state.redis is not None:  # key changes pushed by the other processes
+        await state.redis.check()
+        tasks.append(asyncio.create_task(follow_pushes(state, follower)))
+    return tasks
 
 
 async def stop_background(state: ServerState, tasks: list[asyncio.Task[None]]) -> None:
@@ -321,6 +357,8 @@ async def stop_background(state: ServerState, tasks: list[asyncio.Task[None]]) -
         await asyncio.to_thread(flush_usage, state)
     except Exception:
         log.exception("could not write key usage at shutdown")
+    if state.redis is not None:
+        await state.redis.close()
 
 
 def create_app(rt: Runtime, *, access_log: bool = False) -> KeysealApp:

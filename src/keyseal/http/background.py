@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from keyseal.domain.expiry import ExpiryPolicy
 from keyseal.services import activity as activity_service
+from keyseal.services import change_push
 from keyseal.services import keys as key_service
 from keyseal.services.changes import Change
 
@@ -52,6 +53,15 @@ class ChangeFollower:
             except Exception:  # a stopped database must not kill the loop
                 log.exception("could not read the change log; retrying")
             await asyncio.sleep(interval_s)
+
+
+async def follow_pushes(state: ServerState, follower: ChangeFollower) -> None:
+    """With Redis: drop what the other processes' changes make stale as soon as they are
+    pushed (the follower's poll still reads the log, for what a push missed)."""
+    def lag(seconds: float) -> None:
+        state.revocation_lag_s = seconds
+
+    await change_push.follow(state.rt, state.forget, follower.catch_up, lag)
 
 
 def flush_usage(state: ServerState) -> int:

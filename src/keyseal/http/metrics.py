@@ -96,10 +96,12 @@ class KeysealCollector(Collector):
             yield GaugeMetricFamily("keyseal_revocation_lag_seconds", "From a key change's "
                                     "commit to this process applying it, the last one", value=lag)
         fallback = getattr(state, "redis_fallback", None)
-        if fallback is not None:
+        if fallback is not None and getattr(state, "redis", None) is not None:  # Redis named
             yield GaugeMetricFamily("keyseal_redis_fallback", "1 while rate limits are "
                                     "per-process because Redis cannot be reached",
-                                    value=1 if fallback else 0)
+                                    value=1 if fallback.active else 0)
+            yield CounterMetricFamily("keyseal_redis_fallback_episodes", "Times Redis went "
+                                      "away since the process started", value=fallback.episodes)
 
 
 def exposition(state: ServerState, counts: RequestCounts) -> bytes:

@@ -11,8 +11,12 @@ from keyseal.gate.activity import RequestCounter
 from keyseal.gate.cache import KeyCache
 from keyseal.gate.entry import KeyEntry
 from keyseal.gate.known_keys import KnownKeys
-from keyseal.gate.ratelimit import RateLimiter
+from keyseal.gate.order_limits import OrderLimiter
+from keyseal.gate.ratelimit import Charge, RateLimiter
+from keyseal.gate.redis_link import RedisFallback, RedisLink
 from keyseal.gate.replay import ReplayGuard
+from keyseal.gate.shared_limits import SharedLimiter
+from keyseal.gate.shared_replay import SharedReplay
 from keyseal.gate.usage import UsageRecorder
 from keyseal.gate.verifier import Gate
 from keyseal.http.background import ChangeFollower
@@ -49,6 +53,25 @@ class ServerState:
     loop: asyncio.AbstractEventLoop | None = None
     #: requests per key, day and result code, until the usage writer stores them
     activity: RequestCounter = field(default_factory=RequestCounter)
+    #: the Redis every process shares (``--redis``), or None: all state is this process's
+    redis: RedisLink | None = None
+    #: with Redis, the limits every process counts in; None: ``limiter`` alone
+    shared_limits: SharedLimiter | None = None
+    #: for metrics: ``active`` while Redis is away and limits are per process, ``episodes``
+    #: the times it went away (both stay 0/False without Redis)
+    redis_fallback: RedisFallback = field(default_factory=RedisFallback)
+    #: for metrics: seconds from the last pushed key change's publication to its application
+    #: here (None until one arrives; without Redis changes come from the log alone)
+    revocation_lag_s: float | None = None
+
+    @property
+    def order_limiter(self) -> OrderLimiter:
+        return OrderLimiter(self.limiter, self.shared_limits)
+
+    async def take(self, charges: list[Charge]) -> bool:
+        """Charge the limits, every process's when Redis is configured."""
+        shared = self.shared_limits
+        return self.limiter.take(charges) if shared is None else await shared.take(charges)
 
     def close_sessions(self, *, api_key: str | None = None, account_id: int | None = None
                        ) -> None:
@@ -106,7 +129,9 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
-def build_state(rt: Runtime) -> ServerState:
+def build_state(rt: Runtime, *, seed_limits: bool = True) -> ServerState:
+    """``seed_limits``: the seeds' 50 requests per second per key over every private OKX
+    route; library mode, whose routes are its user's with their own limits, goes without."""
     settings = rt.settings
     cursor, key_ids = change_service.start(rt, time.monotonic())
 
@@ -119,6 +144,17 @@ def build_state(rt: Runtime) -> ServerState:
     limiter = RateLimiter(rt.clock, enabled=settings.rate_limits)
     usage = UsageRecorder()
     activity = RequestCounter()
+    scaleout = settings.scaleout
+    fallback = RedisFallback()
+    link = shared_limits = shared_replay = None
+    replay = ReplayGuard(settings.timestamp_window_s,
+                         refuse_repeated_reads=settings.refuse_repeated_reads)
+    if scaleout.redis_url:
+        link = RedisLink(scaleout.redis_url, timeout_s=scaleout.redis_timeout_s,
+                         retry_s=scaleout.redis_retry_s, shown_url=scaleout.shown_redis_url,
+                         fallback=fallback)
+        shared_limits = SharedLimiter(link, limiter, scaleout.redis_prefix)
+        shared_replay = SharedReplay(link, replay, scaleout.redis_prefix)
 
     async def load_key(api_key: str) -> KeyEntry | None:
         return await asyncio.to_thread(key_service.load_entry, rt, api_key)
@@ -128,11 +164,12 @@ def build_state(rt: Runtime) -> ServerState:
 
     gate = Gate(clock=rt.clock, cache=cache, load_key=load_key,
                 check_passphrase=check_passphrase, limiter=limiter, usage=usage,
-                window_s=settings.timestamp_window_s, known_keys=known_keys,
-                replay=ReplayGuard(settings.timestamp_window_s,
-                                   refuse_repeated_reads=settings.refuse_repeated_reads),
-                activity=activity)
+                window_s=settings.timestamp_window_s, known_keys=known_keys, replay=replay,
+                key_rate=scaleout.private_key_rate if seed_limits else None,
+                shared_limits=shared_limits,
+                shared_replay=shared_replay, activity=activity)
     state = ServerState(rt, gate, cache, limiter, usage, BalanceCache(rt), known_keys, cursor,
+                        redis=link, shared_limits=shared_limits, redis_fallback=fallback,
                         activity=activity)
     follower = ChangeFollower(state)
     rt.after_commit.append(state.committed)  # this process's own changes, at once

@@ -60,7 +60,7 @@ class KeysealAuth:
             if self.rt.new_home:
                 log.warning("%s is a new, empty Keyseal home: no key verifies until keys are "
                             "created there", settings.home)
-        self.state: ServerState = build_state(self.rt)
+        self.state: ServerState = build_state(self.rt, seed_limits=False)  # its own routes' limits
         self.table = AccessTable(routes or {}, default)
         self.follower = ChangeFollower(self.state)
         self._proxies = TrustedProxies(self.rt.settings.trusted_proxies)

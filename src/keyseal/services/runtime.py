@@ -98,8 +98,12 @@ def open_runtime(settings: Settings, *, clock: Clock = system_clock, migrate: bo
         raise
     if stored is not None:
         settings.expiry = ExpiryPolicy.from_text(stored)
-    return Runtime(settings, db, ring, clock, new_home=created or not existed,
-                   new_master_key=created)
+    rt = Runtime(settings, db, ring, clock, new_home=created or not existed,
+                 new_master_key=created)
+    from keyseal.services.change_push import install_publisher  # redis only when used
+
+    install_publisher(rt)  # with Redis, every process hears of this one's changes at once
+    return rt
 
 
 def check_home(settings: Settings, *, reads_only: bool) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from keyseal import errors
@@ -80,7 +78,7 @@ async def _place_each(call: Call, bodies: list[Any]) -> Reply | list[Any]:
     when all succeed, 1 when all fail, 2 when some do. The order rate limits are charged
     first, per instrument and per order."""
     market = call.state.rt.settings.market
-    charge_placements(call.state.limiter, call.caller, [
+    await charge_placements(call.state.order_limiter, call.caller, [
         _limited_inst(text(body, "instId") if isinstance(body, dict) else None, market)
         for body in bodies])
     acks = []
@@ -100,49 +98,48 @@ async def _place_each(call: Call, bodies: list[Any]) -> Reply | list[Any]:
     return Reply(errors.PARTIAL_SUCCESS.code, errors.PARTIAL_SUCCESS.message, acks)
 
 
-@contextmanager
-def _charged_when_malformed(charge: Callable[[], None]) -> Iterator[None]:
+async def _charge_unknown_placement(call: Call) -> None:
     """A request refused before its orders are counted still costs one request."""
-    try:
-        yield
-    except errors.OkxError:
-        charge()
-        raise
-
-
-def _charge_unknown_placement(call: Call) -> None:
-    charge_placements(call.state.limiter, call.caller, ["?"])
+    await charge_placements(call.state.order_limiter, call.caller, ["?"])
 
 
 @table.private("POST", "/api/v5/trade/order", Permission.TRADE, None)
 async def place_order(call: Call) -> Reply | list[Any]:
     """Place one order."""
-    with _charged_when_malformed(lambda: _charge_unknown_placement(call)):
+    try:
         body = call.json_object()
+    except errors.OkxError:
+        await _charge_unknown_placement(call)
+        raise
     return await _place_each(call, [body])
 
 
 @table.private("POST", "/api/v5/trade/batch-orders", Permission.TRADE, None)
 async def place_batch(call: Call) -> Reply | list[Any]:
     """Place up to 20 orders; each succeeds or fails on its own."""
-    with _charged_when_malformed(lambda: _charge_unknown_placement(call)):
+    try:
         body = call.json()
         if not isinstance(body, list) or not body:
             raise errors.PARAM_ERROR("body", detail="expected a JSON array of orders")
         if len(body) > MAX_BATCH:
             raise errors.BATCH_TOO_LARGE(MAX_BATCH)
+    except errors.OkxError:
+        await _charge_unknown_placement(call)
+        raise
     return await _place_each(call, body)
 
 
 @table.private("POST", "/api/v5/trade/cancel-order", Permission.TRADE, None)
 async def cancel_order(call: Call) -> Reply | list[Any]:
     """Cancel a live order by ordId or clOrdId; its frozen funds are released."""
-    with _charged_when_malformed(
-            lambda: charge_cancel(call.state.limiter, call.caller, "?")):
+    try:
         body = call.json_object()
+    except errors.OkxError:  # a request refused before it is counted still costs one
+        await charge_cancel(call.state.order_limiter, call.caller, "?")
+        raise
     command = CancelOrder(call.owner, text(body, "instId") or "", text(body, "ordId"),
                           text(body, "clOrdId"), actor=call.actor)
-    charge_cancel(call.state.limiter, call.caller,
+    await charge_cancel(call.state.order_limiter, call.caller,
                   _limited_inst(command.inst_id, call.state.rt.settings.market))
     try:
         order = await asyncio.to_thread(ledger.cancel_order, call.state.rt, command)
