@@ -181,6 +181,12 @@ HEADERS_TOO_LARGE = ErrorCode(
     "70052", "Request headers too large: at most {0} bytes and {1} header fields", 431)
 TARGET_TOO_LONG = ErrorCode("70053", "Request target too long (limit {0} bytes)", 414)
 MALFORMED_HTTP = ErrorCode("70054", "Malformed HTTP request: {0}", 400)
+# Hardening, 70080-70089: guessing budgets (gate/guessing.py) and faults of the store.
+TOO_MANY_FAILURES_FROM_ADDRESS = ErrorCode(
+    "70080", "Too many failed signatures or passphrases from this address; retry in {0} seconds",
+    429)
+TOO_MANY_FAILURES_FOR_KEY = ErrorCode(
+    "70081", "Too many failed passphrases for this API key; retry in {0} seconds", 429)
 # Master keys, 70040-70049: each message names where the keys were looked for (a home or
 # $KEYSEAL_MASTER_KEY) and what to do. See docs/decisions/0005-master-key-fingerprints.md.
 MASTER_KEYS_FROM_ENVIRONMENT = ErrorCode(
