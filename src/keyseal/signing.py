@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -109,8 +110,9 @@ def differing_parts(server: Mapping[str, str], local: Mapping[str, str]) -> list
 
 
 def format_timestamp(epoch_seconds: float) -> str:
-    """``2020-12-08T09:08:57.715Z``: UTC ISO-8601 with exactly three millisecond digits."""
-    millis = int(epoch_seconds * 1000)
+    """``2020-12-08T09:08:57.715Z``: UTC ISO-8601 with exactly three millisecond digits
+    (truncated; rounded to the microsecond first, since ``1.001 * 1000`` is 1000.99999...)."""
+    millis = math.floor(round(epoch_seconds * 1000, 3))
     moment = datetime.fromtimestamp(millis // 1000, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis % 1000:03d}Z"
 
