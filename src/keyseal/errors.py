@@ -187,6 +187,8 @@ TOO_MANY_FAILURES_FROM_ADDRESS = ErrorCode(
     429)
 TOO_MANY_FAILURES_FOR_KEY = ErrorCode(
     "70081", "Too many failed passphrases for this API key; retry in {0} seconds", 429)
+STORAGE_FULL = ErrorCode(
+    "70082", "The server's storage is full; nothing was changed. Try again later", 503)
 # Master keys, 70040-70049: each message names where the keys were looked for (a home or
 # $KEYSEAL_MASTER_KEY) and what to do. See docs/decisions/0005-master-key-fingerprints.md.
 MASTER_KEYS_FROM_ENVIRONMENT = ErrorCode(
