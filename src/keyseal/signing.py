@@ -18,6 +18,7 @@ import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from urllib.parse import unquote_to_bytes
 
 _ISO_8601 = re.compile(
@@ -110,9 +111,10 @@ def differing_parts(server: Mapping[str, str], local: Mapping[str, str]) -> list
 
 
 def format_timestamp(epoch_seconds: float) -> str:
-    """``2020-12-08T09:08:57.715Z``: UTC ISO-8601 with exactly three millisecond digits
-    (truncated; rounded to the microsecond first, since ``1.001 * 1000`` is 1000.99999...)."""
-    millis = math.floor(round(epoch_seconds * 1000, 3))
+    """``2020-12-08T09:08:57.715Z``: UTC ISO-8601 with exactly three millisecond digits,
+    truncated from the number as written (``1.001`` gives ``.001``, though ``1.001 * 1000``
+    is 1000.99999... in floating point)."""
+    millis = math.floor(Decimal(repr(float(epoch_seconds))) * 1000)
     moment = datetime.fromtimestamp(millis // 1000, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis % 1000:03d}Z"
 

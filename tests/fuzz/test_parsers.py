@@ -86,7 +86,8 @@ def test_iso_shaped_timestamps_parse_or_are_50112(text: str) -> None:
 @FUZZ
 def test_rest_timestamps_round_trip(millis: int) -> None:
     """Found by this test: ``format_timestamp(1.001)`` wrote ``.000`` (1.001 * 1000 is
-    1000.9999999999999 in floating point, and the milliseconds were truncated)."""
+    1000.9999999999999 in floating point, and the milliseconds were truncated); the long run
+    found the same at 8700757891.543 after a first fix that rounded to the microsecond."""
     text = format_timestamp(millis / 1000)
     assert round(parse_timestamp(text) * 1000) == millis
 
