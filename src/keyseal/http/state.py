@@ -149,7 +149,9 @@ def build_state(rt: Runtime) -> ServerState:
         log.warning("key %s locked out after %d wrong passphrases in %g s (last from %s)",
                     event.api_key, event.failures, event.window_s, event.last_ip)
         written: Future[None] = _AUDIT_WRITER.submit(
-            audit_service.record_passphrase_guessing, rt, event)
+            audit_service.record_passphrase_guessing, rt, api_key=event.api_key,
+            account_id=event.account_id, ip=event.last_ip, failures=event.failures,
+            window_s=event.window_s, lockout_s=event.lockout_s)
         written.add_done_callback(_log_failure)
 
     guessing = GuessingGuard(

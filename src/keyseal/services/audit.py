@@ -7,7 +7,6 @@ from typing import Any
 from sqlalchemy import Connection
 
 from keyseal.domain.actors import Actor, ActorKind
-from keyseal.gate.guessing import KeyLockedOut
 from keyseal.services.runtime import Runtime
 from keyseal.store import audit as audit_rows
 from keyseal.store.audit import AuditEvent
@@ -25,15 +24,16 @@ def record(conn: Connection, rt: Runtime, actor: Actor, event: str, *,
 GATE = Actor(ActorKind.SYSTEM, "gate")
 
 
-def record_passphrase_guessing(rt: Runtime, event: KeyLockedOut) -> None:
+def record_passphrase_guessing(rt: Runtime, *, api_key: str, account_id: int, ip: str,
+                               failures: int, window_s: float, lockout_s: float) -> None:
     """A key ran out of its passphrase budget: one event in a transaction of its own (the gate
-    raises it from a request that changes nothing, and writes it off the event loop)."""
+    raises it from a request that changes nothing, and writes it off the event loop). Never
+    the passphrases tried."""
     with rt.db.write() as conn:
         audit_rows.record(conn, ts_ms=rt.now_ms(), event="passphrase_guessing",
-                          actor=str(GATE), source_ip=event.last_ip,
-                          account_id=event.account_id, api_key=event.api_key,
-                          details={"failures": event.failures, "window_s": event.window_s,
-                                   "lockout_s": event.lockout_s})
+                          actor=str(GATE), source_ip=ip, account_id=account_id,
+                          api_key=api_key, details={"failures": failures, "window_s": window_s,
+                                                    "lockout_s": lockout_s})
 
 
 def events(rt: Runtime, *, account_ids: list[int] | None = None, api_key: str | None = None,
