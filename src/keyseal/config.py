@@ -28,7 +28,7 @@ from pydantic_settings import (
 )
 
 from keyseal.scaleout import ScaleOut, parse_rate
-from keyseal.settings import ConnectionLimits, Settings, shown_db_url
+from keyseal.settings import ConnectionLimits, GuessingLimits, Settings, shown_db_url
 
 CONFIG_ENV = "KEYSEAL_CONFIG"
 ENV_PREFIX = "KEYSEAL_"
@@ -100,6 +100,14 @@ class KeysealConfig(BaseSettings):
     ws_max_frame_bytes: Count = 64 * 1024
     ws_frames_per_s: Count = 100
     ws_logins_per_min: Count = 10
+    # -- guessing budgets (GuessingLimits, gate/guessing.py) -------------------------------
+    guess_address_failures: Count = 30
+    guess_address_window_s: Seconds = 60.0
+    guess_address_lockout_s: Seconds = 60.0
+    guess_key_failures: Count = 10
+    guess_key_window_s: Seconds = 600.0
+    guess_key_lockout_s: Seconds = 600.0
+    argon2_workers: Count = 1
     # -- several processes (ScaleOut, src/keyseal/scaleout.py) ----------------------------
     #: redis://[:password@]host:port/db shared by several processes; none: all per process
     redis_url: SecretStr | None = None
@@ -144,6 +152,9 @@ SERVE_ONLY = ("workers", "log_level", "log_format", "access_log", "tls_cert", "t
               "graceful_timeout_s", "master_key")
 _LIMITS = {f.name for f in fields(ConnectionLimits)}
 _SCALEOUT = {f.name for f in fields(ScaleOut)}
+#: GuessingLimits' fields, as the configuration names them
+_GUESSING = {("argon2_workers" if f.name == "argon2_workers" else "guess_" + f.name): f.name
+             for f in fields(GuessingLimits)}
 
 
 @dataclass(frozen=True)
@@ -160,7 +171,8 @@ class Loaded:
         c = self.config
         given: dict[str, Any] = {name: getattr(c, name) for name in KeysealConfig.model_fields
                                  if name not in _LIMITS and name not in SERVE_ONLY
-                                 and name not in _SCALEOUT and name not in ("home", "db")}
+                                 and name not in _SCALEOUT and name not in _GUESSING
+                                 and name not in ("home", "db")}
         if c.home is not None:
             given["home"] = c.home
         if c.db is not None:
@@ -172,7 +184,9 @@ class Loaded:
                 redis_prefix=c.redis_prefix, redis_timeout_s=c.redis_timeout_s,
                 redis_retry_s=c.redis_retry_s, public_ip_rate=parse_rate(c.public_ip_rate),
                 private_key_rate=parse_rate(c.private_key_rate))
-            return Settings(limits=limits, scaleout=scaleout, **given)
+            guessing = GuessingLimits(**{field_name: getattr(c, name)
+                                         for name, field_name in _GUESSING.items()})
+            return Settings(limits=limits, scaleout=scaleout, guessing=guessing, **given)
         except ValueError as wrong:  # a rule across settings (dataclass __post_init__)
             raise ConfigInvalid(f"{wrong}; fix the setting named") from None
 

@@ -192,6 +192,14 @@ REVEAL_GONE = ErrorCode(
     "them, regenerate the key", 410)
 SECURITY_KEY_FAILED = ErrorCode("70063", "The security key could not be verified: {0}")
 PASSWORDS_DIFFER = ErrorCode("70064", "The two passwords are not the same")
+# Hardening, 70080-70089: guessing budgets (gate/guessing.py) and faults of the store.
+TOO_MANY_FAILURES_FROM_ADDRESS = ErrorCode(
+    "70080", "Too many failed signatures or passphrases from this address; retry in {0} seconds",
+    429)
+TOO_MANY_FAILURES_FOR_KEY = ErrorCode(
+    "70081", "Too many failed passphrases for this API key; retry in {0} seconds", 429)
+STORAGE_FULL = ErrorCode(
+    "70082", "The server's storage is full; nothing was changed. Try again later", 503)
 # Master keys, 70040-70049: each message names where the keys were looked for (a home or
 # $KEYSEAL_MASTER_KEY) and what to do. See docs/decisions/0005-master-key-fingerprints.md.
 MASTER_KEYS_FROM_ENVIRONMENT = ErrorCode(

@@ -110,6 +110,29 @@ class ConnectionLimits:
                              "KEYSEAL_MAX_HEADER_BYTES: the request line is part of the headers")
 
 
+@dataclass(frozen=True)
+class GuessingLimits:
+    """How many failed signatures and passphrases an address, and failed passphrases a key,
+    may have in a window before it is refused for a lock-out (70080 / 70081); and how many
+    threads check passphrases with argon2 (their own, so a flood of checks cannot delay the
+    change follower, the key loader or the usage writer). ``KEYSEAL_GUESS_*`` and
+    ``KEYSEAL_ARGON2_WORKERS`` set them."""
+
+    address_failures: int = field(
+        default_factory=lambda: _env_count("KEYSEAL_GUESS_ADDRESS_FAILURES", 30))
+    address_window_s: float = field(
+        default_factory=lambda: _env_float("KEYSEAL_GUESS_ADDRESS_WINDOW_S", 60.0))
+    address_lockout_s: float = field(
+        default_factory=lambda: _env_float("KEYSEAL_GUESS_ADDRESS_LOCKOUT_S", 60.0))
+    key_failures: int = field(
+        default_factory=lambda: _env_count("KEYSEAL_GUESS_KEY_FAILURES", 10))
+    key_window_s: float = field(
+        default_factory=lambda: _env_float("KEYSEAL_GUESS_KEY_WINDOW_S", 600.0))
+    key_lockout_s: float = field(
+        default_factory=lambda: _env_float("KEYSEAL_GUESS_KEY_LOCKOUT_S", 600.0))
+    argon2_workers: int = field(default_factory=lambda: _env_count("KEYSEAL_ARGON2_WORKERS", 1))
+
+
 def normalise_db_url(url: str) -> str:
     """Accept ``postgresql://`` and ``postgres://`` and use the psycopg 3 driver for them."""
     for prefix in ("postgresql://", "postgres://"):
@@ -140,6 +163,7 @@ class Settings:
     #: a body past it is refused (413) when declared, and as soon as it grows past when chunked
     max_body_bytes: int = field(default_factory=lambda: _env_count(MAX_BODY_BYTES_ENV, 1 << 20))
     limits: ConnectionLimits = field(default_factory=ConnectionLimits)
+    guessing: GuessingLimits = field(default_factory=GuessingLimits)
     key_cache_size: int = 100_000
     unknown_key_ttl_s: float = 5.0
     #: a cached key is reloaded after this long, so a change the follower missed cannot keep

@@ -14,9 +14,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from urllib.parse import unquote_to_bytes
 
 _ISO_8601 = re.compile(
@@ -109,8 +111,10 @@ def differing_parts(server: Mapping[str, str], local: Mapping[str, str]) -> list
 
 
 def format_timestamp(epoch_seconds: float) -> str:
-    """``2020-12-08T09:08:57.715Z``: UTC ISO-8601 with exactly three millisecond digits."""
-    millis = int(epoch_seconds * 1000)
+    """``2020-12-08T09:08:57.715Z``: UTC ISO-8601 with exactly three millisecond digits,
+    truncated from the number as written (``1.001`` gives ``.001``, though ``1.001 * 1000``
+    is 1000.99999... in floating point)."""
+    millis = math.floor(Decimal(repr(float(epoch_seconds))) * 1000)
     moment = datetime.fromtimestamp(millis // 1000, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis % 1000:03d}Z"
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import signal
 import socket
-import time
 
 from keyseal.services import keys as key_service
 from keyseal.services.runtime import Runtime
@@ -25,16 +24,22 @@ def test_sigterm_during_a_request_finishes_it_and_writes_last_used(  # type: ign
                        "ordType": "limit", "px": "100", "sz": "0.001"})
     headers = signed_headers(key, "POST", ORDER, body)
     head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-    request = (f"POST {ORDER} HTTP/1.1\r\nHost: x\r\n{head}Content-Length: {len(body)}\r\n\r\n"
-               f"{body}").encode()
+    head_bytes = (f"POST {ORDER} HTTP/1.1\r\nHost: x\r\n{head}Content-Length: {len(body)}\r\n"
+                  "Expect: 100-continue\r\n\r\n").encode()
     port = int(served.url.rsplit(":", 1)[1])
-    with socket.create_connection(("127.0.0.1", port)) as sock:
-        sock.sendall(request[:-10])  # headers and most of the body: the request is under way
-        served.wait_for_log("Application startup complete")
-        time.sleep(0.2)  # let the server read what was sent (no event to wait for here)
+    served.wait_for_log("Application startup complete")
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
+        sock.sendall(head_bytes)
+        # the server asks for the body once the app reads it: the request is under way
+        interim = b""
+        while b"\r\n\r\n" not in interim:
+            chunk = sock.recv(1024)
+            assert chunk, interim
+            interim += chunk
+        assert interim.startswith(b"HTTP/1.1 100 "), interim
         served.process.send_signal(signal.SIGTERM)
         served.wait_for_log("Shutting down")
-        sock.sendall(request[-10:])
+        sock.sendall(body.encode())
         answer = read_answer(sock)
     assert answer.status == 200, answer
     assert json.loads(answer.body)["code"] == "0"

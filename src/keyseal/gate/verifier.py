@@ -1,7 +1,8 @@
 """The gate: one small check per step, each refusing with one OKX code. The order, as
 ``Gate.authenticate`` runs it:
 
-headers present (50103 key, 50106 sign, 50107 timestamp, 50104 passphrase) → timestamp
+the source address within its guessing budget (70080) → headers present (50103 key,
+50106 sign, 50107 timestamp, 50104 passphrase) → timestamp
 parses (50112) → key known (50111) → environment (50101) → key disabled or account
 restricted (50100) → timestamp within the window (50102, saying ``skewMs``) → signature
 (50113, with ``explain`` for demo keys and keys that ask for it; a rotated key's previous
@@ -14,6 +15,9 @@ every private route together, per key, charged together (all or none); with Redi
 and the replay memory are every process's (``shared_limits``, ``shared_replay``).
 Every judgement of an existing key, let through or refused, is counted by day and code
 for its activity chart (``gate/activity.py``).
+A failed signature or passphrase is counted against the address's and the key's guessing
+budgets (gate/guessing.py); a passphrase not yet accepted is checked only within the key's
+(70081).
 
 The signature comes before a passphrase the cache has not yet accepted: that check costs
 argon2, so it is spent only on a caller who holds the secret, and a key id alone buys no
@@ -41,6 +45,7 @@ from keyseal.domain.permissions import Permission
 from keyseal.gate.activity import RequestCounter
 from keyseal.gate.cache import KeyCache
 from keyseal.gate.entry import KeyEntry, PreviousSecret
+from keyseal.gate.guessing import GuessingGuard
 from keyseal.gate.known_keys import KnownKeys
 from keyseal.gate.ratelimit import Charge, Rate, RateLimiter
 from keyseal.gate.replay import ReplayGuard
@@ -106,7 +111,8 @@ class Gate:
                  replay: ReplayGuard | None = None, key_rate: Rate | None = None,
                  shared_limits: SharedLimiter | None = None,
                  shared_replay: SharedReplay | None = None,
-                 activity: RequestCounter | None = None) -> None:
+                 activity: RequestCounter | None = None,
+                 guessing: GuessingGuard | None = None) -> None:
         self._clock = clock
         self._cache = cache
         self._load_key = load_key
@@ -126,6 +132,8 @@ class Gate:
         #: process's own, checked without an await)
         self._shared_limits = shared_limits
         self._shared_replay = shared_replay
+        #: failed signatures and passphrases per address and key (None: not budgeted)
+        self.guessing = guessing
         self._fast = FastVerifier()
         # concurrent misses for one key share one load, and concurrent first uses of one
         # passphrase share one argon2 check: a burst on a cold key costs one of each
@@ -140,6 +148,8 @@ class Gate:
             raise
 
     async def _authenticate(self, request: SignedRequest, guard: Guard) -> Principal:
+        if self.guessing is not None:  # before the key is looked up: refused for free
+            self.guessing.check_address(request.client_ip)
         headers = request.headers
         api_key = headers.get("ok-access-key", "")
         signature = headers.get("ok-access-sign", "")
@@ -158,16 +168,21 @@ class Gate:
         self._check_state(entry, environment, now - sent_at)
         # the signature first: a passphrase not yet accepted costs an argon2 check, spent only
         # on a caller who holds the secret, so a key id alone buys no hashing and no guesses
-        previous = _verify_signature(entry, request, timestamp, signature, now_ms)
+        try:
+            previous = _verify_signature(entry, request, timestamp, signature, now_ms)
+        except errors.OkxError:
+            if self.guessing is not None:
+                self.guessing.signature_failed(request.client_ip)
+            raise
         # then the allow-list: outside it, the holder of a stolen secret cannot test
         # passphrases, since none is tried (and no argon2 is spent) for such a caller
         if entry.allowlist and not entry.allowlist.permits(request.client_ip):
             raise errors.IP_NOT_ALLOWED(request.client_ip, detail=f"key {api_key}")
         if previous is not None:  # a rotated key's previous secret: its own passphrase
-            await self._verify_passphrase(entry, passphrase, previous)
+            await self._verify_passphrase(entry, passphrase, request.client_ip, previous)
         elif (ok := entry.passphrase_ok) is None or not self._fast.same(
                 ok, self._fast.digest(passphrase)):
-            await self._verify_passphrase(entry, passphrase)
+            await self._verify_passphrase(entry, passphrase, request.client_ip)
         if guard.permission_bits & entry.permission_bits != guard.permission_bits:
             raise errors.NO_PERMISSION(
                 detail=f"key {api_key} lacks {guard.permission!r} for {guard.rate_group}")
@@ -219,6 +234,8 @@ class Gate:
     async def _login(self, api_key: str, passphrase: str, timestamp_s: float, signature: str,
                      timestamp_text: str, environment: Environment, client_ip: str
                      ) -> KeyEntry:
+        if self.guessing is not None:
+            self.guessing.check_address(client_ip)
         entry = await self._entry(api_key)
         self._check_state(entry, environment, self._clock() - timestamp_s)
         previous = None
@@ -226,10 +243,12 @@ class Gate:
             previous = entry.previous
             if previous is None or not previous.live(int(self._clock() * 1000)) or \
                     not signatures_match(signature, sign_ws_login(previous.secret, timestamp_text)):
+                if self.guessing is not None:
+                    self.guessing.signature_failed(client_ip)
                 raise errors.INVALID_SIGN(detail=f"key {api_key}: login signature mismatch")
         if not entry.allowlist.permits(client_ip):  # before the passphrase, as above
             raise errors.IP_NOT_ALLOWED(client_ip, detail=f"key {api_key}")
-        await self._verify_passphrase(entry, passphrase, previous)
+        await self._verify_passphrase(entry, passphrase, client_ip, previous)
         now_ms = int(self._clock() * 1000)
         self._usage.record(api_key, now_ms, client_ip)
         if self._activity is not None:
@@ -292,10 +311,11 @@ class Gate:
             raise errors.INVALID_KEY(detail=f"unknown key {api_key}")
         return cached
 
-    async def _verify_passphrase(self, entry: KeyEntry, passphrase: str,
+    async def _verify_passphrase(self, entry: KeyEntry, passphrase: str, client_ip: str,
                                  previous: PreviousSecret | None = None) -> None:
         """The passphrase of the secret that signed: the key's, or the previous secret's own
-        when a new passphrase came with the rotation."""
+        when a new passphrase came with the rotation. Every failure counts against the
+        guessing budgets; past the key's, no argon2 check starts (70081)."""
         holder: KeyEntry | PreviousSecret = entry
         if previous is not None and previous.passphrase_hash is not None:
             holder = previous
@@ -304,16 +324,33 @@ class Gate:
         digest = self._fast.digest(passphrase)
         if holder.passphrase_ok is not None and self._fast.same(holder.passphrase_ok, digest):
             return
+        guessing = self.guessing
+        if guessing is not None:
+            guessing.check_key(entry.api_key, client_ip)
         if digest in holder.passphrase_bad:
+            if guessing is not None:
+                guessing.passphrase_failed(entry.api_key, entry.account_id, client_ip)
             raise errors.PASSPHRASE_INCORRECT(detail=f"key {entry.api_key}")
-        accepted = await _single_flight(
-            self._checking, (stored, digest), lambda: self._check_passphrase(stored, passphrase))
+        if guessing is None:
+            accepted = await self._argon2(stored, digest, passphrase)
+        else:
+            guessing.checking(entry.api_key, client_ip)
+            try:
+                accepted = await self._argon2(stored, digest, passphrase)
+            finally:
+                guessing.checked(entry.api_key, client_ip)
         if accepted:
             holder.passphrase_ok = digest
             return
         if len(holder.passphrase_bad) < MAX_BAD_PASSPHRASES:
             holder.passphrase_bad.add(digest)
+        if guessing is not None:
+            guessing.passphrase_failed(entry.api_key, entry.account_id, client_ip)
         raise errors.PASSPHRASE_INCORRECT(detail=f"key {entry.api_key}")
+
+    def _argon2(self, stored: str, digest: bytes, passphrase: str) -> Awaitable[bool]:
+        return _single_flight(
+            self._checking, (stored, digest), lambda: self._check_passphrase(stored, passphrase))
 
 
 async def _single_flight(pending: dict[K, asyncio.Future[V]], key: K,

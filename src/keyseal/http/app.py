@@ -255,7 +255,12 @@ class KeysealApp:
 def is_okx_path(path: str) -> bool:
     """The OKX surface, served by the bare dispatcher (the hot path): ``/api/…`` (an unknown
     one still answers 50005 in OKX's envelope), ``/ws/…`` and ``/openapi.json``."""
-    return path.startswith(("/api/", "/ws/")) or path in ("/api", "/openapi.json")
+    if path.startswith(("/api/", "/ws/")) or path in ("/api", "/openapi.json"):
+        return True
+    # what a lenient proxy might take for it ("//api/…", "/API/…") is answered in OKX's
+    # envelope too (50005), not by the dashboard's HTML
+    head = path.lstrip("/")[:4].lower()
+    return head.startswith(("api/", "ws/")) or head == "api"
 
 
 _WANTED = frozenset({b"ok-access-key", b"ok-access-sign", b"ok-access-timestamp",

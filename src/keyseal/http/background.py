@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 from keyseal.domain.expiry import ExpiryPolicy
+from keyseal.errors import OkxError
 from keyseal.services import activity as activity_service
 from keyseal.services import change_push
 from keyseal.services import keys as key_service
@@ -104,6 +105,8 @@ async def usage_writer(state: ServerState, interval_s: float) -> None:
         await asyncio.sleep(interval_s)
         try:
             await asyncio.to_thread(flush_usage, state)
+        except OkxError as refusal:  # the store is full: kept in memory, one line a try
+            log.warning("could not write key usage (%s); will retry", refusal.code)
         except Exception:
             log.exception("could not write key usage; will retry")
         state.limiter.prune()

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from keyseal.gate.activity import RequestCounter
 from keyseal.gate.cache import KeyCache
 from keyseal.gate.entry import KeyEntry
+from keyseal.gate.guessing import Budget, GuessingGuard, KeyLockedOut
 from keyseal.gate.known_keys import KnownKeys
 from keyseal.gate.order_limits import OrderLimiter
 from keyseal.gate.ratelimit import Charge, RateLimiter
@@ -20,11 +23,14 @@ from keyseal.gate.shared_replay import SharedReplay
 from keyseal.gate.usage import UsageRecorder
 from keyseal.gate.verifier import Gate
 from keyseal.http.background import ChangeFollower
+from keyseal.services import audit as audit_service
 from keyseal.services import changes as change_service
 from keyseal.services import keys as key_service
 from keyseal.services.balance_cache import BalanceCache
 from keyseal.services.changes import ACCOUNT_WIDE, KEEPS_SESSIONS, KEY_GONE, Change, ChangeCursor
 from keyseal.services.runtime import Runtime
+
+log = logging.getLogger("keyseal.server")
 
 
 class SessionCloser(Protocol):
@@ -72,6 +78,9 @@ class ServerState:
         """Charge the limits, every process's when Redis is configured."""
         shared = self.shared_limits
         return self.limiter.take(charges) if shared is None else await shared.take(charges)
+    #: the threads that check passphrases with argon2, and only that: a flood of checks
+    #: waits here, not in the default executor the store's reads and writes use
+    argon2: ThreadPoolExecutor | None = None
 
     def close_sessions(self, *, api_key: str | None = None, account_id: int | None = None
                        ) -> None:
@@ -122,6 +131,15 @@ class ServerState:
                     self.close_sessions(account_id=change.account_id)
 
 
+#: audit events raised by the gate are written here, one at a time, never on the event loop
+_AUDIT_WRITER = ThreadPoolExecutor(1, thread_name_prefix="keyseal-audit")
+
+
+def _log_failure(done: Future[None]) -> None:
+    if (error := done.exception()) is not None:
+        log.error("could not write an audit event: %s", error)
+
+
 def _running_loop() -> asyncio.AbstractEventLoop | None:
     try:
         return asyncio.get_running_loop()
@@ -159,18 +177,39 @@ def build_state(rt: Runtime, *, seed_limits: bool = True) -> ServerState:
     async def load_key(api_key: str) -> KeyEntry | None:
         return await asyncio.to_thread(key_service.load_entry, rt, api_key)
 
+    guessing_limits = settings.guessing
+    argon2 = ThreadPoolExecutor(guessing_limits.argon2_workers,
+                                thread_name_prefix="keyseal-argon2")
+
     async def check_passphrase(stored: str, candidate: str) -> bool:
-        return await asyncio.to_thread(key_service.passphrase_matches, stored, candidate)
+        return await asyncio.get_running_loop().run_in_executor(
+            argon2, key_service.passphrase_matches, stored, candidate)
+
+    def locked_out(event: KeyLockedOut) -> None:  # rare (once per key and lock-out): a thread
+        log.warning("key %s locked out after %d wrong passphrases in %g s (last from %s)",
+                    event.api_key, event.failures, event.window_s, event.last_ip)
+        written: Future[None] = _AUDIT_WRITER.submit(
+            audit_service.record_passphrase_guessing, rt, api_key=event.api_key,
+            account_id=event.account_id, ip=event.last_ip, failures=event.failures,
+            window_s=event.window_s, lockout_s=event.lockout_s)
+        written.add_done_callback(_log_failure)
+
+    guessing = GuessingGuard(
+        rt.clock, report=locked_out,
+        per_address=Budget(guessing_limits.address_failures, guessing_limits.address_window_s,
+                           guessing_limits.address_lockout_s),
+        per_key=Budget(guessing_limits.key_failures, guessing_limits.key_window_s,
+                       guessing_limits.key_lockout_s))
 
     gate = Gate(clock=rt.clock, cache=cache, load_key=load_key,
                 check_passphrase=check_passphrase, limiter=limiter, usage=usage,
                 window_s=settings.timestamp_window_s, known_keys=known_keys, replay=replay,
                 key_rate=scaleout.private_key_rate if seed_limits else None,
                 shared_limits=shared_limits,
-                shared_replay=shared_replay, activity=activity)
+                shared_replay=shared_replay, activity=activity, guessing=guessing)
     state = ServerState(rt, gate, cache, limiter, usage, BalanceCache(rt), known_keys, cursor,
                         redis=link, shared_limits=shared_limits, redis_fallback=fallback,
-                        activity=activity)
+                        activity=activity, argon2=argon2)
     follower = ChangeFollower(state)
     rt.after_commit.append(state.committed)  # this process's own changes, at once
     return state

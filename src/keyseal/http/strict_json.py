@@ -23,10 +23,14 @@ def _refuse_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def loads(data: bytes | str) -> Any:
     """The parsed value; ``orjson.JSONDecodeError`` when it is not JSON (or not UTF-8), and
-    70016 when an object repeats a key. The second pass runs only over text that has an
+    70016 when an object repeats a key (nesting deeper than the second pass can follow is a
+    ``JSONDecodeError`` too, never a ``RecursionError``). The second pass runs only over text that has an
     object with more than one key, and costs a few microseconds on an OKX-sized body."""
     value = orjson.loads(data)
     text = data if isinstance(data, str) else data.decode("utf-8")
     if "{" in text and "," in text:
-        json.loads(text, object_pairs_hook=_refuse_repeats)
+        try:
+            json.loads(text, object_pairs_hook=_refuse_repeats)
+        except RecursionError:  # orjson allows 1,024 levels; Python's stack may not
+            raise orjson.JSONDecodeError("nested too deeply", text, 0) from None
     return value

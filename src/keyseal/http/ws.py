@@ -135,7 +135,9 @@ class PrivateSession:
             mapped = _LOGIN_CODES.get(refusal.code)
             if mapped is not None:
                 return self._error(mapped())
-            if refusal.error in (errors.WRONG_ENVIRONMENT, errors.IP_NOT_ALLOWED):
+            if refusal.error in (errors.WRONG_ENVIRONMENT, errors.IP_NOT_ALLOWED,
+                                 errors.TOO_MANY_FAILURES_FROM_ADDRESS,
+                                 errors.TOO_MANY_FAILURES_FOR_KEY):
                 return self._error(refusal)
             return self._error(errors.WS_LOGIN_FAILED())
         self.forget()

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from keyseal.domain.actors import Actor
+from keyseal.domain.actors import Actor, ActorKind
 from keyseal.services.runtime import Runtime
 from keyseal.store import audit as audit_rows
 from keyseal.store.audit import AuditEvent
@@ -19,6 +19,21 @@ def record(conn: Connection, rt: Runtime, actor: Actor, event: str, *,
     audit_rows.record(conn, ts_ms=rt.now_ms(), event=event, actor=str(actor),
                       source_ip=actor.ip, account_id=account_id, api_key=api_key,
                       details=details)
+
+
+GATE = Actor(ActorKind.SYSTEM, "gate")
+
+
+def record_passphrase_guessing(rt: Runtime, *, api_key: str, account_id: int, ip: str,
+                               failures: int, window_s: float, lockout_s: float) -> None:
+    """A key ran out of its passphrase budget: one event in a transaction of its own (the gate
+    raises it from a request that changes nothing, and writes it off the event loop). Never
+    the passphrases tried."""
+    with rt.db.write() as conn:
+        audit_rows.record(conn, ts_ms=rt.now_ms(), event="passphrase_guessing",
+                          actor=str(GATE), source_ip=ip, account_id=account_id,
+                          api_key=api_key, details={"failures": failures, "window_s": window_s,
+                                                    "lockout_s": lockout_s})
 
 
 def events(rt: Runtime, *, account_ids: list[int] | None = None, api_key: str | None = None,

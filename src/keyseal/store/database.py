@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,13 +14,25 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
+from keyseal import errors
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: the newest migration's revision (tests/store/test_schema_head.py holds it to Alembic's head):
 #: a database already there is opened without loading Alembic, which costs a CLI command
 #: a tenth of a second
 SCHEMA_HEAD = "0007"
+log = logging.getLogger("keyseal.store")
+#: PostgreSQL's SQLSTATE for "disk full" (class 53, insufficient resources)
+_PG_DISK_FULL = "53100"
 #: the PostgreSQL advisory-lock id Keyseal's start-up holds (any fixed 64-bit number would do)
 STARTUP_LOCK_ID = 0x6B65_7973_6561_6C01
+
+
+def _storage_full(failure: DBAPIError) -> bool:
+    orig = failure.orig
+    if isinstance(orig, sqlite3.Error):
+        return getattr(orig, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    return getattr(orig, "sqlstate", None) == _PG_DISK_FULL
 
 
 class Database:
@@ -50,9 +64,18 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A transaction: committed on success, rolled back (changing nothing) on error."""
-        with self.engine.begin() as conn:
-            yield conn
+        """A transaction: committed on success, rolled back (changing nothing) on error.
+        A store out of space refuses it with 70082 (one log line, no traceback): the caller
+        learns that nothing was done and that a retry may succeed once space returns."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except DBAPIError as failure:
+            if not _storage_full(failure):
+                raise
+            log.warning("the database is out of space: a write was refused (%s)",
+                        type(failure.orig).__name__)
+            raise errors.STORAGE_FULL(detail="database or disk full") from None
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
