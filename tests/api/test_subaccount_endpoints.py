@@ -404,6 +404,13 @@ async def test_an_unknown_key_or_another_sub_accounts_key_is_59506(api: Api) -> 
     ({"label": "bad-label"}, "70012"),  # format errors have codes of their own
     ({"label": "bad label"}, "70012"),
     ({"label": "a" * 51}, "70012"),
+    # hostile labels: SQL-looking, look-alike letters and digits, a newline, a NUL
+    ({"label": "x'; DROP TABLE api_keys;--"}, "70012"),
+    ({"label": "bot1' OR '1'='1"}, "70012"),
+    ({"label": "\uff42\uff4f\uff54\uff11"}, "70012"),  # fullwidth "bot1"
+    ({"label": "bot\u0661\u0662"}, "70012"),  # Arabic-Indic digits
+    ({"label": "bot1\n"}, "70012"),
+    ({"label": "bot1\x00"}, "70012"),
     ({"ip": ",".join(f"10.0.0.{i}" for i in range(1, 22))}, "59503"),  # 21 entries
     ({"ip": "10.0.0.1,1.2.3.999"}, "70013"),
     ({"ip": "10.0.0.1,example.com"}, "70013"),
