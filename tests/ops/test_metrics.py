@@ -48,6 +48,11 @@ def test_requests_verifications_cache_and_refusals(serve, home_rt: Runtime) -> N
     assert found[("keyseal_verification_seconds_bucket", (("le", "+Inf"),))] == 4
     assert found[("keyseal_key_cache_misses_total", ())] == 1  # loaded once
     assert found[("keyseal_key_cache_hits_total", ())] == 3
+    # the wrong passphrase was counted against the guessing budgets, nothing refused for it
+    assert found[("keyseal_guessing_failures_total", (("kind", "passphrase"),))] == 1
+    assert found[("keyseal_guessing_failures_total", (("kind", "signature"),))] == 0
+    assert found[("keyseal_guessing_refused_total", (("budget", "key"),))] == 0
+    assert found[("keyseal_keys_locked_out_total", ())] == 0
     assert found[("process_resident_memory_bytes", ())] > 0
     assert not any(name == "keyseal_redis_fallback" for name, _ in found)  # no Redis here
 

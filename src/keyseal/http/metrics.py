@@ -8,7 +8,9 @@ Metrics (all ``keyseal_``): ``requests_total{route,code,status}`` (``route`` is 
 or ``other`` for paths that are not routes, so that scanners cannot blow up the series),
 ``verification_seconds`` (histogram of the gate's check of a signed request, refusals
 included), ``key_cache_hits_total`` / ``key_cache_misses_total`` (a miss is a load from the
-store), ``key_cache_entries``, ``rate_limited_total{route}`` (50011 refusals), and when the
+store), ``key_cache_entries``, ``rate_limited_total{route}`` (50011 refusals), the guessing
+budgets' ``guessing_failures_total{kind}``, ``guessing_refused_total{budget}`` and
+``keys_locked_out_total``, and when the
 state has them ``revocation_lag_seconds`` and ``redis_fallback`` (1 while rate limits are
 per-process because Redis is away)."""
 
@@ -91,6 +93,24 @@ class KeysealCollector(Collector):
                                   value=cache.misses)
         yield GaugeMetricFamily("keyseal_key_cache_entries", "Keys and unknown ids cached",
                                 value=len(cache))
+        gate = getattr(state, "gate", None)
+        guessing = getattr(gate, "guessing", None)  # the guessing budgets (gate/guessing.py)
+        if guessing is not None:
+            failures = CounterMetricFamily("keyseal_guessing_failures", "Failed signatures "
+                                           "and passphrases counted against the budgets",
+                                           labels=["kind"])
+            failures.add_metric(["signature"], guessing.failed_signatures)
+            failures.add_metric(["passphrase"], guessing.failed_passphrases)
+            yield failures
+            budget = CounterMetricFamily("keyseal_guessing_refused", "Requests refused for a "
+                                         "spent guessing budget (70080 address, 70081 key)",
+                                         labels=["budget"])
+            budget.add_metric(["address"], guessing.refused_addresses)
+            budget.add_metric(["key"], guessing.refused_keys)
+            yield budget
+            yield CounterMetricFamily("keyseal_keys_locked_out", "Keys whose passphrase "
+                                      "budget ran out (each also an audit event)",
+                                      value=guessing.keys_locked_out)
         lag = getattr(state, "revocation_lag_s", None)  # set by the change push, if any
         if isinstance(lag, int | float):
             yield GaugeMetricFamily("keyseal_revocation_lag_seconds", "From a key change's "
