@@ -184,3 +184,16 @@ async def test_repeating_one_wrong_passphrase_counts_but_costs_one_argon2_check(
     assert len(counted.argon2) == 1
     assert codes[:10] == ["50105"] * 10 and set(codes[10:]) == {"70081"}
     assert per_address > 12  # the key's budget, not the address's, refused these
+
+
+async def test_a_burst_of_right_passphrases_on_a_cold_key_is_let_through(api: Api) -> None:
+    """Twenty concurrent requests with the right passphrase on a key not yet checked (after a
+    restart, or a change that dropped it from the cache) share one argon2 check, and none is
+    taken for a guess: they are one check under way, not twenty."""
+    _, per_key = budgets(api)
+    api.app.state.limiter.enabled = False  # balance's own limit (10 per 2 s) is not the point
+    key = api.key()
+    counted = Counted(api)
+    responses = await asyncio.gather(*(api.get(key, BALANCE) for _ in range(2 * per_key)))
+    assert [envelope(r)["code"] for r in responses] == ["0"] * (2 * per_key)
+    assert len(counted.argon2) == 1

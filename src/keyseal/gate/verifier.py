@@ -325,13 +325,16 @@ class Gate:
         if holder.passphrase_ok is not None and self._fast.same(holder.passphrase_ok, digest):
             return
         guessing = self.guessing
-        if guessing is not None:
+        # the same passphrase already being checked: wait for that check, which is one guess
+        # under way however many requests share it (a burst of right ones is no attack)
+        joining = (stored, digest) in self._checking
+        if guessing is not None and not joining:
             guessing.check_key(entry.api_key, client_ip)
         if digest in holder.passphrase_bad:
             if guessing is not None:
                 guessing.passphrase_failed(entry.api_key, entry.account_id, client_ip)
             raise errors.PASSPHRASE_INCORRECT(detail=f"key {entry.api_key}")
-        if guessing is None:
+        if guessing is None or joining:
             accepted = await self._argon2(stored, digest, passphrase)
         else:
             guessing.checking(entry.api_key, client_ip)
