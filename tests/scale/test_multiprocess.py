@@ -6,6 +6,7 @@ and restarted mid-run, PostgreSQL cut mid-run."""
 from __future__ import annotations
 
 import statistics
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -221,3 +222,27 @@ def test_a_signed_order_replayed_to_the_other_process_is_refused(cluster: Cluste
         read = signed_headers(key, "GET", PENDING)
         assert [client.get(node.url + PENDING, headers=read).json()["code"]
                 for node in cluster.nodes] == ["0", "0"]
+
+
+def test_a_forged_push_cannot_make_a_live_key_unknown(cluster: Cluster, redis_url: str,
+                                                       prefix: str) -> None:
+    """Whoever can publish on the Redis channel can forge a "deleted": each process takes a
+    push as a hint (drop the cached key, read the log), so the key, alive in the log, keeps
+    verifying everywhere (it got 50111 until a restart when the push was taken as the truth)."""
+    import orjson
+    import redis
+
+    from keyseal.services import change_push
+
+    key = make_key(cluster.rt)
+    with httpx.Client(timeout=5) as client:
+        assert [code_of(client, node, key) for node in cluster.nodes] == ["0", "0"]
+        forged = orjson.dumps({"at": int(time.time() * 1000),
+                               "changes": [["deleted", key["apiKey"], None],
+                                           ["restricted", None, 1]]})
+        with redis.Redis.from_url(redis_url) as publisher:
+            assert publisher.publish(change_push.channel(prefix), forged) == 2  # both heard it
+        for node in cluster.nodes:  # each has applied it once it reports a push's lag
+            seconds_until(lambda n=node: "keyseal_revocation_lag_seconds " in client.get(
+                n.url + "/metrics").text)
+            assert [code_of(client, node, key) for _ in range(3)] == ["0"] * 3

@@ -80,6 +80,12 @@ class KeyCache:
         while len(self._entries) > self._capacity:
             self._entries.popitem(last=False)
 
+    def forget_unknown(self, api_key: str) -> None:
+        """A key was created: drop a "no such key" mark for its id (and any load under way),
+        but keep an entry already loaded, which can only have been read after the creation."""
+        self.evictions += 1
+        self._unknown.pop(api_key, None)
+
     def evict(self, api_key: str) -> None:
         self.evictions += 1
         self._entries.pop(api_key, None)

@@ -57,12 +57,33 @@ class ChangeFollower:
 
 
 async def follow_pushes(state: ServerState, follower: ChangeFollower) -> None:
-    """With Redis: drop what the other processes' changes make stale as soon as they are
-    pushed (the follower's poll still reads the log, for what a push missed)."""
+    """With Redis: as each pushed change arrives, drop the cached keys it names and read the
+    change log at once. A push is a hint (it carries no secret, and whoever can publish on
+    the channel could forge one: a forgery costs a reload, never a key refused); the log is
+    the truth, and the follower's poll still reads it for what a push missed."""
     def lag(seconds: float) -> None:
         state.revocation_lag_s = seconds
 
-    await change_push.follow(state.rt, state.forget, follower.catch_up, lag)
+    wake = asyncio.Event()
+
+    def hinted(changes: list[Change]) -> None:  # in the event loop, as each message arrives
+        state.drop_cached(changes)
+        wake.set()
+
+    async def read_the_log() -> None:  # what the hints point at, from the truth, at once
+        while True:
+            await wake.wait()
+            wake.clear()
+            try:
+                await follower.catch_up()
+            except Exception:  # the database away: the follower's poll retries
+                log.exception("could not read the change log after a pushed change")
+
+    reader = asyncio.create_task(read_the_log())
+    try:
+        await change_push.follow(state.rt, hinted, follower.catch_up, lag)
+    finally:
+        reader.cancel()
 
 
 def flush_usage(state: ServerState) -> int:

@@ -120,15 +120,29 @@ class ServerState:
             if change.api_key:
                 if change.kind == "created":
                     self.known_keys.add(change.api_key)
-                elif change.kind in KEY_GONE:
-                    self.known_keys.discard(change.api_key)
-                self.key_cache.evict(change.api_key)
+                    self.key_cache.forget_unknown(change.api_key)
+                else:
+                    if change.kind in KEY_GONE:
+                        self.known_keys.discard(change.api_key)
+                    self.key_cache.evict(change.api_key)
                 if change.kind not in KEEPS_SESSIONS:
                     self.close_sessions(api_key=change.api_key)
             if change.account_id is not None and change.kind in ACCOUNT_WIDE:
                 self.key_cache.evict_account(change.account_id)
                 if change.kind == "restricted":
                     self.close_sessions(account_id=change.account_id)
+
+
+    def drop_cached(self, changes: list[Change]) -> None:
+        """A pushed change is a hint, not the truth (anyone who can publish on the Redis
+        channel could forge one): drop the cached keys it names, so that the next request
+        reads them from the store, and leave the known ids and the sessions to the change
+        log, which the caller reads next."""
+        for change in changes:
+            if change.api_key and change.kind != "created":
+                self.key_cache.evict(change.api_key)
+            if change.account_id is not None and change.kind in ACCOUNT_WIDE:
+                self.key_cache.evict_account(change.account_id)
 
 
 #: audit events raised by the gate are written here, one at a time, never on the event loop
