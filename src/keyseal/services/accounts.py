@@ -307,14 +307,15 @@ class Enrolment:
 
 
 def enroll_2fa(rt: Runtime, cmd: EnrollTwoFactor) -> Enrolment:
-    """Start TOTP enrolment: a new seed, pending until a first code confirms it. While 2FA is
-    on, starting again needs a current code, so a stolen session cannot swap the seed."""
+    """Start TOTP enrolment: a new seed, pending until a first code confirms it. While the
+    account has a second factor (the app, or a security key), starting needs it: a current
+    code, or a security key's grant, so a stolen session can neither swap the seed nor add
+    one of its own."""
     account = account_by_email(rt, cmd.email)
     secret = new_totp_secret()
     sealed = rt.keyring.seal(secret.encode(), totp_context(account))
     with second_factor_attempt(rt, account), unit_of_work(rt) as work:
-        if account_rows.totp_state(work.conn, account.id, for_update=True).sealed is not None:
-            _verify_second_factor(work, account, cmd.code, required=True)
+        require_existing_factor(work, account, cmd.code)
         account_rows.set_fields(work.conn, account.id, totp_pending_sealed=sealed)
         work.audit(cmd.actor, "2fa_enrolment_started", account_id=account.id)
     return Enrolment(secret, totp_uri(secret, account.email or account.uid))
@@ -366,6 +367,17 @@ def second_factor_attempt(rt: Runtime, account: Account) -> Iterator[None]:
     yield
     with rt.db.write() as conn:
         account_rows.clear_login_failures(conn, throttle_key)
+
+
+def require_existing_factor(work: Work, account: Account, code: str | None) -> None:
+    """Adding a second factor to an account that has one needs that one: a current TOTP or
+    recovery code, or a security key's grant. An account with none may add its first."""
+    has_totp = account_rows.totp_state(work.conn, account.id, for_update=True).sealed is not None
+    if not has_totp and security_key_rows.count_for_account(work.conn, account.id) == 0:
+        return
+    if not code:
+        raise errors.TWO_FA_REQUIRED(detail="adding a second factor needs the current one")
+    _verify_second_factor(work, account, code, required=True)
 
 
 def check_second_factor(work: Work, account: Account, code: str | None) -> None:

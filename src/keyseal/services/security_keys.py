@@ -20,7 +20,12 @@ from webauthn.helpers.structs import (
 
 from keyseal import errors
 from keyseal.services import web_sessions
-from keyseal.services.accounts import SECURITY_KEY_GRANT_PREFIX, grant_hash, second_factor_attempt
+from keyseal.services.accounts import (
+    SECURITY_KEY_GRANT_PREFIX,
+    grant_hash,
+    require_existing_factor,
+    second_factor_attempt,
+)
 from keyseal.services.runtime import Runtime
 from keyseal.services.unit_of_work import unit_of_work
 from keyseal.services.web_sessions import WebSession
@@ -72,8 +77,12 @@ def registration_options(rt: Runtime, session: WebSession, rp: RelyingParty) -> 
 
 
 def register(rt: Runtime, session: WebSession, credential: str, rp: RelyingParty,
-             label: str, ip: str | None) -> None:
-    """Keep the new credential's public key, once its answer to our challenge checks out."""
+             label: str, ip: str | None, code: str | None = None) -> None:
+    """Keep the new credential's public key, once its answer to our challenge checks out.
+    An account that already has a second factor must give it (``code``: a TOTP or recovery
+    code), so a stolen session cannot add a key of its own and approve key changes with it."""
+    with second_factor_attempt(rt, session.account), unit_of_work(rt) as work:
+        require_existing_factor(work, session.account, code)
     challenge = _take_challenge(rt, session)
     try:
         verified = webauthn.verify_registration_response(

@@ -45,7 +45,8 @@ async def register(dash: Dashboard, request: Request, session: WebSession) -> Re
     form = await dash.form(request, session)
     try:
         await dash.call(security_keys.register, dash.rt, session, text(form, "credential"),
-                        relying_party(dash, request), text(form, "label"), dash.ip(request))
+                        relying_party(dash, request), text(form, "label"), dash.ip(request),
+                        text(form, "code").strip() or None)
     except errors.OkxError as refusal:
         return _refused(refusal)
     return JSONResponse({"code": "0", "redirect": "/security"})

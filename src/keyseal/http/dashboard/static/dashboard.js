@@ -108,8 +108,10 @@
             { publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options) });
         }
         const label = box.querySelector("input[name=label]");
+        const code = box.querySelector("input[name=code]");  // adding a factor needs the current one
         const done = await post(box.dataset.verify, {
-          credential: JSON.stringify(credential.toJSON()), label: label ? label.value : "" });
+          credential: JSON.stringify(credential.toJSON()), label: label ? label.value : "",
+          code: code ? code.value : "" });
         said.textContent = "Done.";
         if (done.grant) {  // a key change: the form goes on with the key's one-time code
           const form = box.closest("form");
