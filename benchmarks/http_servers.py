@@ -180,7 +180,11 @@ def bench_workers(home: Path, key: dict[str, str], seconds: int, rounds: int, wo
     """Signed balance on 1 worker and on ``workers`` (the load generator shares the cores)."""
     signed = signer(key)
     found: dict[str, list[dict[str, float]]] = {"1 worker": [], f"{workers} workers": []}
-    with keyseal_uvicorn(home) as one, keyseal_uvicorn(home, "--workers", str(workers)) as many:
+    # workers share their replay memory and limits through Redis (--workers needs it); the
+    # one worker is given it too, so that both pay the same for it
+    redis = ("--redis", os.environ.get("KEYSEAL_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    with keyseal_uvicorn(home, *redis) as one, \
+            keyseal_uvicorn(home, "--workers", str(workers), *redis) as many:
         for url in (one, many):
             wrk(url + BALANCE, 1, signed())
         for _ in range(rounds):

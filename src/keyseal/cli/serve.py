@@ -94,6 +94,13 @@ def serve(
     loaded = load_config(flags, config, set_)
     settings = config_settings(loaded)
     options = loaded.config
+    if options.workers > 1 and not settings.scaleout.redis_url:
+        err.print("--workers needs --redis (or KEYSEAL_REDIS_URL): the workers share the replay "
+                  "memory and the rate limits through it. Without it each worker would keep its "
+                  "own, admitting a replayed order once per worker and each limit N times. "
+                  "Start Redis and add --redis redis://127.0.0.1:6379/0, or serve one worker.",
+                  highlight=False)
+        raise typer.Exit(2)
     from keyseal.http.logs import configure_logging
 
     configure_logging(options.log_level, options.log_format, access_log=options.access_log)
