@@ -154,3 +154,33 @@ def test_sessions_that_ended_without_a_logout_are_removed_at_the_next_login(
     web_sessions.password_step(rt, email, PASSWORD, None)
     with rt.db.read() as conn:
         assert session_rows.get(conn, web_sessions.session_hash(forgotten.token)) is None
+
+
+def test_a_reveal_is_taken_once_even_by_requests_at_the_same_moment(rt: Runtime) -> None:
+    """Two pages of one session asking for the reveal at once (a double click, two tabs):
+    one shows it, the other is told it is gone."""
+    import threading
+
+    from keyseal.domain.commands import CreateKey, SetKycLevel
+    from keyseal.services import keys as key_service
+    from keyseal.services import reveals
+
+    email = new_email()
+    session = web_sessions.sign_up(rt, email, PASSWORD, PASSWORD, None)
+    accounts.set_kyc_level(rt, SetKycLevel(email, 2))
+    created = key_service.create_key(rt, CreateKey(email, label="once1", passphrase="Once-pass-1!"))
+    for _ in range(5):
+        reveals.hold(rt, session.token, created)
+        barrier = threading.Barrier(2)
+        taken: list[object] = []
+
+        def take() -> None:
+            barrier.wait()
+            taken.append(reveals.take(rt, session.token))
+
+        threads = [threading.Thread(target=take) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(x is None for x in taken) == [False, True]

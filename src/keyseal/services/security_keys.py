@@ -53,9 +53,8 @@ def _challenge(rt: Runtime, session: WebSession) -> bytes:
 
 def _take_challenge(rt: Runtime, session: WebSession) -> bytes:
     """The session's pending challenge, cleared now so that no answer is accepted twice."""
-    if session.challenge is None:
+    if session.challenge is None or not web_sessions.take_challenge(rt, session):
         raise errors.SECURITY_KEY_FAILED("no security-key request is pending; try again")
-    web_sessions.set_challenge(rt, session, None)
     return webauthn.base64url_to_bytes(session.challenge)
 
 

@@ -180,6 +180,14 @@ def log_out(rt: Runtime, session: WebSession, ip: str | None) -> None:
                          account_id=session.account.id, via="dashboard")
 
 
+def take_challenge(rt: Runtime, session: WebSession) -> bool:
+    """Clear the challenge this session was given, if no other request has: True once."""
+    if session.challenge is None:
+        return False
+    with rt.db.write() as conn:
+        return session_rows.take_challenge(conn, session_hash(session.token), session.challenge)
+
+
 def set_challenge(rt: Runtime, session: WebSession, challenge: str | None) -> None:
     with rt.db.write() as conn:
         session_rows.set_challenge(conn, session_hash(session.token), challenge)

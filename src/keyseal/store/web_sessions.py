@@ -56,7 +56,7 @@ def insert_session(conn: Connection, row: SessionRow) -> None:
 
 
 def get(conn: Connection, id_hash: str) -> SessionRow | None:
-    found = conn.execute(select(web_sessions).where(web_sessions.c.id_hash == id_hash)).first()
+    found = conn.execute(select(web_sessions).where(web_sessions.c.id_hash == id_hash).with_for_update()).first()
     if found is None:
         return None
     return SessionRow(found.id_hash, found.account_id, found.stage, found.csrf,
@@ -90,11 +90,21 @@ def hold_reveal(conn: Connection, id_hash: str, sealed: bytes, until_ms: int) ->
 
 
 def take_reveal(conn: Connection, id_hash: str) -> tuple[bytes, int] | None:
-    """The session's pending reveal, cleared in the same transaction: read once."""
+    """The session's pending reveal, cleared in the same transaction, under the row's lock
+    (PostgreSQL: ``FOR UPDATE``; SQLite: one writer at a time): of two requests at once, one
+    gets it."""
     found = conn.execute(select(web_sessions.c.reveal_sealed, web_sessions.c.reveal_until_ms)
-                         .where(web_sessions.c.id_hash == id_hash)).first()
+                         .where(web_sessions.c.id_hash == id_hash).with_for_update()).first()
     if found is None or found.reveal_sealed is None:
         return None
     conn.execute(update(web_sessions).where(web_sessions.c.id_hash == id_hash)
                  .values(reveal_sealed=None, reveal_until_ms=None))
     return bytes(found.reveal_sealed), int(found.reveal_until_ms)
+
+
+def take_challenge(conn: Connection, id_hash: str, challenge: str) -> bool:
+    """Clear the session's pending WebAuthn challenge if it is still ``challenge``: True for
+    the one request that clears it, so no answer is accepted twice."""
+    return conn.execute(update(web_sessions).where(
+        web_sessions.c.id_hash == id_hash, web_sessions.c.challenge == challenge)
+        .values(challenge=None)).rowcount == 1
