@@ -56,7 +56,7 @@ def insert_session(conn: Connection, row: SessionRow) -> None:
 
 
 def get(conn: Connection, id_hash: str) -> SessionRow | None:
-    found = conn.execute(select(web_sessions).where(web_sessions.c.id_hash == id_hash).with_for_update()).first()
+    found = conn.execute(select(web_sessions).where(web_sessions.c.id_hash == id_hash)).first()
     if found is None:
         return None
     return SessionRow(found.id_hash, found.account_id, found.stage, found.csrf,
