@@ -78,12 +78,15 @@ class ScaleOut:
         """The URL with any password masked, for logs and messages."""
         if not self.redis_url:
             return "none"
-        scheme, sep, rest = self.redis_url.partition("://")
+        from keyseal.settings import mask_url_parameters  # settings imports this module
+
+        masked = mask_url_parameters(self.redis_url)
+        scheme, sep, rest = masked.partition("://")
         auth, at, host = rest.rpartition("@")
         if not at:
-            return self.redis_url
+            return masked
         user = auth.partition(":")[0]
-        return f"{scheme}{sep}{user}:***@{host}" if ":" in auth or user else self.redis_url
+        return f"{scheme}{sep}{user}:***@{host}" if ":" in auth or user else masked
 
     def __repr__(self) -> str:  # the URL may carry a password: never print it
         return (f"ScaleOut(redis_url={self.shown_redis_url!r}, redis_prefix={self.redis_prefix!r}, "

@@ -141,12 +141,29 @@ def normalise_db_url(url: str) -> str:
     return url
 
 
+#: query parameters of a database or Redis URL that carry a secret (libpq's and redis-py's)
+SECRET_URL_PARAMETERS = frozenset({"password", "sslpassword", "passfile"})
+
+
+def mask_url_parameters(url: str) -> str:
+    """``url`` with the values of secret query parameters (``?password=…``) masked."""
+    base, sep, query = url.partition("?")
+    if not sep:
+        return url
+    parts = []
+    for item in query.split("&"):
+        name, eq, _ = item.partition("=")
+        parts.append(f"{name}=***" if eq and name.lower() in SECRET_URL_PARAMETERS else item)
+    return base + sep + "&".join(parts)
+
+
 def shown_db_url(url: str) -> str:
-    """The database URL with its password masked, for logs, messages and reprs."""
+    """The database URL with its password masked (in the authority and in the query), for
+    logs, messages and reprs."""
     from sqlalchemy.engine import make_url  # here, not at import: the CLI starts faster
 
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        return mask_url_parameters(make_url(url).render_as_string(hide_password=True))
     except Exception:  # not a URL SQLAlchemy can parse: show none of it
         return "<unparsable database URL>"
 
