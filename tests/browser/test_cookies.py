@@ -58,3 +58,15 @@ async def test_a_post_from_another_site_without_the_token_is_refused(sqlite_rt: 
             "email": new_email(), "password": PASSWORD, "password_again": PASSWORD})
     assert response.status_code == 403 and "70060" in response.text
     assert "set-cookie" not in response.headers or "ks_session" not in response.headers["set-cookie"]
+
+
+async def test_a_form_larger_than_any_page_sends_is_refused_before_it_is_read(
+        sqlite_rt: Runtime) -> None:
+    transport = httpx.ASGITransport(app=create_app(sqlite_rt), client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://keyseal.test") as client:
+        page = await client.get("/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert csrf is not None
+        response = await client.post("/login", data={
+            "csrf": csrf.group(1), "email": "a@example.com", "password": "x" * 200_000})
+    assert response.status_code == 413 and "50002" in response.text

@@ -28,6 +28,8 @@ HERE = Path(__file__).parent
 SESSION_COOKIE = "ks_session"
 #: the CSRF token of forms shown before login (double-submit: cookie and form must agree)
 ANONYMOUS_CSRF_COOKIE = "ks_csrf"
+#: the most a dashboard form may send (a WebAuthn answer is the largest, a few KB)
+FORM_LIMIT = 64 * 1024
 DAY_MS = 86_400_000
 
 #: every response of the dashboard; no inline script or style anywhere, so the policy can
@@ -155,7 +157,12 @@ class Dashboard:
 
     async def form(self, request: Request, session: WebSession | None) -> FormData:
         """The posted form, provided its CSRF token is the session's (or, before login, the
-        cookie's); otherwise 70060 and nothing is done."""
+        cookie's); otherwise 70060 and nothing is done. A form states its length, and no
+        form of these pages needs more than ``FORM_LIMIT`` bytes: anything else is refused
+        before it is read (413)."""
+        declared = request.headers.get("content-length", "")
+        if not declared.isdigit() or int(declared) > FORM_LIMIT:
+            raise errors.BODY_TOO_LARGE(FORM_LIMIT, detail=f"form of {declared or '?'} bytes")
         form = await request.form()
         given = form.get("csrf")
         given = given if isinstance(given, str) else None
