@@ -197,8 +197,8 @@ def _interleaved(runs: dict[str, tuple[str, bool]], signed: Callable[[], dict[st
                  seconds: int, rounds: int, body: bytes) -> dict[str, dict[str, float]]:
     """Warm each server, then ``rounds`` rounds of one wrk run per server, in turn."""
     for name, (url, is_signed) in runs.items():  # warm each (key cache, imports)
-        if is_signed:  # one request first: 64 at once on a cold key meet the guessing budget
-            httpx.get(url, headers=signed())  # (70081 while the first argon2 check runs)
+        if is_signed:  # 64 at once on a cold key meet the guessing budget (70081 while the
+            wrk(url, 1, signed(), connections=2)  # first argon2 check runs): two first
         try:
             wrk(url, 1, signed() if is_signed else {})
         except RuntimeError as error:
@@ -219,6 +219,7 @@ def bench_workers(home: Path, key: dict[str, str], seconds: int, rounds: int, wo
     found: dict[str, list[dict[str, float]]] = {"1 worker": [], f"{workers} workers": []}
     with keyseal_uvicorn(home) as one, keyseal_uvicorn(home, "--workers", str(workers)) as many:
         for url in (one, many):
+            wrk(url + BALANCE, 1, signed(), connections=2)  # see _interleaved
             wrk(url + BALANCE, 1, signed())
         for _ in range(rounds):
             found["1 worker"].append(wrk(one + BALANCE, seconds, signed()))
