@@ -153,7 +153,7 @@ def lua_peer(scratch: Path, key: dict[str, str], body: bytes) -> Iterator[str]:
 load_module {_NDK}; load_module {_LUA};
 worker_processes 1; daemon off; pid {root}/nginx.pid; error_log {root}/error.log;
 events {{ worker_connections 4096; }}
-http {{ access_log off; {temp} log_not_found on;
+http {{ access_log off; {temp}
   init_by_lua_file {root}/check.lua;
   server {{ listen 127.0.0.1:{port}; root {root}/www;
     location / {{ default_type application/json; access_by_lua_block {{ okx_check() }} }} }} }}
