@@ -6,7 +6,9 @@ Servers, all up at once so every round hits each under the same machine load:
 - ``keyseal-granian``: the same app on granian (benchmarks/granian_app.py);
 - ``fastapi-hmac``: a plain FastAPI app with an HMAC dependency, on uvicorn
   (benchmarks/fastapi_peer.py);
-- ``nginx-static``: nginx, one worker, serving a file the size of Keyseal's balance answer.
+- ``nginx-static``: nginx, one worker, serving a file the size of Keyseal's balance answer;
+- ``nginx-lua-hmac``: the same nginx with a LuaJIT check of OKX's signature and the keys in
+  memory, Kong's hmac-auth's way (benchmarks/lua_peer.py), when Debian's Lua module is there.
 
 Signed requests are signed right before each wrk run (the window is 30 s, a run is shorter);
 the replay guard is off for reads by default, so wrk may send the same request again.
@@ -144,14 +146,33 @@ def _median(runs: list[dict[str, float]]) -> dict[str, float]:
     return {name: round(statistics.median(run[name] for run in runs), 3) for name in runs[0]}
 
 
+def _check_lua_peer(url: str, signed: dict[str, str]) -> None:
+    """The peer must verify, not just serve: a good request passes, a bad signature does not."""
+    good = httpx.get(url, headers=signed)
+    bad = httpx.get(url, headers={**signed, "OK-ACCESS-SIGN": "A" * 43 + "="})
+    if good.status_code != 200 or bad.json()["code"] != "50113":
+        raise RuntimeError(f"the Lua peer does not check: {good.text!r}, {bad.text!r}")
+
+
 def bench_servers(home: Path, scratch: Path, key: dict[str, str], seconds: int, rounds: int,
-                  *, have_nginx: bool) -> dict[str, dict[str, float]]:
-    """Median of ``rounds`` interleaved runs for each (server, endpoint)."""
+                  *, have_nginx: bool, have_lua: bool = False, lua_only: bool = False
+                  ) -> dict[str, dict[str, float]]:
+    """Median of ``rounds`` interleaved runs for each (server, endpoint). ``lua_only``: Keyseal
+    on uvicorn, nginx static and the Lua peer alone (``run.py --only lua``)."""
     signed = signer(key)
     with ExitStack() as stack:
         uvicorn_url = stack.enter_context(keyseal_uvicorn(home))
         body = httpx.get(uvicorn_url + BALANCE, headers=signed()).content
         assert json.loads(body)["code"] == "0", body
+        if lua_only:
+            from lua_peer import lua_peer
+            lua_url = stack.enter_context(lua_peer(scratch, key, body))
+            _check_lua_peer(lua_url, signed())
+            runs = {"keyseal-uvicorn balance": (uvicorn_url + BALANCE, True),
+                    "nginx-static balance-sized": (
+                        stack.enter_context(nginx_static(scratch, body)), False),
+                    "nginx-lua-hmac balance": (lua_url, True)}
+            return _interleaved(runs, signed, seconds, rounds, body)
         granian_url = stack.enter_context(keyseal_granian(home)).removesuffix(TIME)
         peer_url = stack.enter_context(fastapi_peer(scratch, key, body)).removesuffix("/docs")
         runs: dict[str, tuple[str, bool]] = {
@@ -164,12 +185,28 @@ def bench_servers(home: Path, scratch: Path, key: dict[str, str], seconds: int, 
         if have_nginx:
             runs["nginx-static balance-sized"] = (
                 stack.enter_context(nginx_static(scratch, body)), False)
-        for url, is_signed in runs.values():  # warm each (key cache, imports)
+        if have_lua:
+            from lua_peer import lua_peer
+            lua_url = stack.enter_context(lua_peer(scratch, key, body))
+            _check_lua_peer(lua_url, signed())
+            runs["nginx-lua-hmac balance"] = (lua_url, True)
+        return _interleaved(runs, signed, seconds, rounds, body)
+
+
+def _interleaved(runs: dict[str, tuple[str, bool]], signed: Callable[[], dict[str, str]],
+                 seconds: int, rounds: int, body: bytes) -> dict[str, dict[str, float]]:
+    """Warm each server, then ``rounds`` rounds of one wrk run per server, in turn."""
+    for name, (url, is_signed) in runs.items():  # warm each (key cache, imports)
+        if is_signed:  # 64 at once on a cold key meet the guessing budget (70081 while the
+            wrk(url, 1, signed(), connections=2)  # first argon2 check runs): two first
+        try:
             wrk(url, 1, signed() if is_signed else {})
-        found: dict[str, list[dict[str, float]]] = {name: [] for name in runs}
-        for _ in range(rounds):
-            for name, (url, is_signed) in runs.items():
-                found[name].append(wrk(url, seconds, signed() if is_signed else {}))
+        except RuntimeError as error:
+            raise RuntimeError(f"{name}: {error}") from None
+    found: dict[str, list[dict[str, float]]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, (url, is_signed) in runs.items():
+            found[name].append(wrk(url, seconds, signed() if is_signed else {}))
     results = {name: _median(r) for name, r in found.items()}
     results["_body_bytes"] = {"bytes": len(body)}
     return results
@@ -186,6 +223,7 @@ def bench_workers(home: Path, key: dict[str, str], seconds: int, rounds: int, wo
     with keyseal_uvicorn(home, *redis) as one, \
             keyseal_uvicorn(home, "--workers", str(workers), *redis) as many:
         for url in (one, many):
+            wrk(url + BALANCE, 1, signed(), connections=2)  # see _interleaved
             wrk(url + BALANCE, 1, signed())
         for _ in range(rounds):
             found["1 worker"].append(wrk(one + BALANCE, seconds, signed()))

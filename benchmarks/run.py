@@ -9,6 +9,11 @@
 3. ``workers``: signed balance on 1 worker and on 2 (the load generator takes a core too).
 4. ``keys``: 10³ against 10⁶ keys in the store: throughput and memory
    (benchmarks/key_count.py).
+5. ``lua``: nginx with a LuaJIT check of OKX's signature and the keys in memory (Kong's
+   hmac-auth's way; benchmarks/lua_peer.py, needs ``apt-get install libnginx-mod-http-lua``),
+   loaded like Keyseal with the same signed requests. With ``http`` it joins that section's
+   interleaved rounds; alone (``--only lua``) it runs against Keyseal on uvicorn and nginx
+   static only. Skipped, with a note, where the module is not installed.
 
 Run: ``make bench`` (``.venv/bin/python benchmarks/run.py [--seconds N] [--rounds N]
 [--only gate,http,...] [--out FILE] [--json]``). The JSON goes to benchmarks/results.json
@@ -37,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from http_servers import bench_servers, bench_workers  # noqa: E402
 from key_count import bench_key_count  # noqa: E402
+from lua_peer import available as lua_available  # noqa: E402
 from tests.conftest import make_key  # noqa: E402
 
 from keyseal.gate.verifier import SignedRequest  # noqa: E402
@@ -161,16 +167,36 @@ def bench_counting() -> dict[str, float]:
     return {"counting_us": round(per_request, 3)}
 
 
-def bench_http(seconds: int, rounds: int) -> dict[str, object]:
+def bench_http(seconds: int, rounds: int, *, lua: bool, http: bool = True
+               ) -> dict[str, object]:
+    """``http``: every server and the workers; else (``lua``) the Lua peer's three alone."""
     with tempfile.TemporaryDirectory() as home, tempfile.TemporaryDirectory() as scratch:
         rt = open_runtime(Settings(home=Path(home)))
         key = make_key(rt, credit={"USDT": "10000", "BTC": "1"})
         rt.close()
         servers = bench_servers(Path(home), Path(scratch), key, seconds, rounds,
                                 have_nginx=bool(shutil.which("nginx")
-                                                or Path("/usr/sbin/nginx").exists()))
+                                                or Path("/usr/sbin/nginx").exists()),
+                                have_lua=lua, lua_only=not http)
+        if not http:
+            return {"servers": servers}
         workers = bench_workers(Path(home), key, seconds, rounds, 2)
     return {"servers": servers, "workers": workers}
+
+
+def _lua_rows(s: dict[str, dict[str, float]]) -> list[tuple[str, str, str, str, str]]:
+    """Keyseal's signed balance against the Lua peer, and the peer against nginx static."""
+    if "nginx-lua-hmac balance" not in s:
+        return []
+    lua = s["nginx-lua-hmac balance"]["rps"]
+    rows = [(f"balance ({server}) vs nginx + Lua HMAC", f"{s[name]['rps']:,.0f}", f"{lua:,.0f}",
+             f"{s[name]['rps'] / lua:.0%}", "report")
+            for server in ("uvicorn", "granian") if (name := f"keyseal-{server} balance") in s]
+    if "nginx-static balance-sized" in s:
+        nginx = s["nginx-static balance-sized"]["rps"]
+        rows.append(("nginx + Lua HMAC vs nginx static", f"{lua:,.0f}", f"{nginx:,.0f}",
+                     f"{lua / nginx:.0%}", "report"))
+    return rows
 
 
 def table(results: dict[str, object]) -> list[str]:
@@ -185,6 +211,14 @@ def table(results: dict[str, object]) -> list[str]:
         rows.append(("/metrics counting", f"{gate['counting_us']:.3f} µs", "gate "
                      f"{gate['gate_us']:.2f} µs", f"{gate['counting_us'] / gate['gate_us']:.0%}",
                      "tiny"))
+    lua = results.get("lua")
+    if isinstance(lua, dict):
+        s = lua["servers"]
+        for name, row in s.items():
+            if not name.startswith("_"):
+                rows.append((name, f"{row['rps']:,.0f} req/s", f"p50 {row['p50_ms']:.2f} ms",
+                             f"p99 {row['p99_ms']:.2f} ms", ""))
+        rows.extend(_lua_rows(s))
     http = results.get("http")
     if isinstance(http, dict):
         s = http["servers"]
@@ -204,6 +238,7 @@ def table(results: dict[str, object]) -> list[str]:
             bal, tim = s[f"keyseal-{server} balance"], s[f"keyseal-{server} time"]
             rows.append((f"balance vs public/time ({server})", f"{bal['rps']:,.0f}",
                          f"{tim['rps']:,.0f}", f"{bal['rps'] / tim['rps']:.0%}", "report"))
+        rows.extend(_lua_rows(s))
         peer = s["fastapi-hmac balance"]["rps"]
         rows.append(("balance (uvicorn) vs FastAPI + HMAC", f"{uv['rps']:,.0f}", f"{peer:,.0f}",
                      f"{uv['rps'] / peer:.2f}×", "report"))
@@ -233,14 +268,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=5, help="wrk duration per run")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved runs per endpoint")
-    parser.add_argument("--only", default="gate,http,keys", help="sections, comma-separated")
+    parser.add_argument("--only", default="gate,http,lua,keys",
+                        help="sections, comma-separated")
     parser.add_argument("--large", type=int, default=1_000_000, help="keys in the big store")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
     parser.add_argument("--json", action="store_true", help="print the JSON instead")
     args = parser.parse_args()
     sections = set(args.only.split(","))
-    if "http" in sections and not shutil.which("wrk"):
+    if sections & {"http", "lua"} and not shutil.which("wrk"):
         sys.exit("wrk is needed for the HTTP figures: apt-get install wrk (or --only gate,keys)")
+    lua = "lua" in sections and lua_available()
+    if "lua" in sections and not lua:
+        print("no nginx Lua module: the Lua peer is skipped (apt-get install "
+              "libnginx-mod-http-lua)", file=sys.stderr)
     results: dict[str, object] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"), "machine": {
             "cpus": len(__import__("os").sched_getaffinity(0)), "python": platform.python_version()}}
@@ -250,7 +290,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as app_home:
             results["gate"].update(bench_app(Path(app_home)))  # type: ignore[attr-defined]
     if "http" in sections:
-        results["http"] = bench_http(args.seconds, args.rounds)
+        results["http"] = bench_http(args.seconds, args.rounds, lua=lua)
+    elif lua:
+        results["lua"] = bench_http(args.seconds, args.rounds, lua=True, http=False)
     if "keys" in sections:
         results["keys"] = bench_key_count(large=args.large)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
