@@ -38,13 +38,12 @@ def test_sigterm_during_a_request_finishes_it_and_writes_last_used(  # type: ign
             interim += chunk
         assert interim.startswith(b"HTTP/1.1 100 "), interim
         served.process.send_signal(signal.SIGTERM)
-        served.wait_for_log("Shutting down")
+        served.wait_for_log("Shutting down")  # the server is stopping, the request under way
         sock.sendall(body.encode())
         answer = read_answer(sock)
     assert answer.status == 200, answer
     assert json.loads(answer.body)["code"] == "0"
     assert served.process.wait(15) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal
-    assert "Waiting for connections to close" in served.log
     used = key_service.get_key(home_rt, key["apiKey"])
     assert used.last_used_ms is not None and used.last_used_ip == "127.0.0.1"
 

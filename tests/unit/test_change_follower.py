@@ -12,9 +12,13 @@ from keyseal.store.changes import Change
 class FakeCache:
     def __init__(self) -> None:
         self.evicted: list[object] = []
+        self.unknown_forgotten: list[str] = []
 
     def evict(self, key: object) -> None:
         self.evicted.append(key)
+
+    def forget_unknown(self, key: str) -> None:
+        self.unknown_forgotten.append(key)
 
     evict_account = evict
 
@@ -58,7 +62,10 @@ def test_only_account_wide_changes_scan_the_cache() -> None:
     f = follower()
     f.apply([Change(1, "created", "k1", 7), Change(2, "ledger", None, 7),
              Change(3, "restricted", None, 7)], now=0.0)
-    assert f.state.key_cache.evicted == ["k1", 7]  # the key, then the restricted account
+    # a created key only loses a "no such key" mark (an entry loaded since is fresh); the
+    # restricted account's keys are dropped
+    assert f.state.key_cache.unknown_forgotten == ["k1"]
+    assert f.state.key_cache.evicted == [7]
     assert f.state.balances.evicted == [7]
     # WebSocket sessions of the changed key, and of the restricted account, are closed
     assert f.state.closed == [{"api_key": "k1"}, {"account_id": 7}]
