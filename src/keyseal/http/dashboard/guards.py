@@ -43,32 +43,27 @@ def _login_url(request: Request) -> str:
     return "/login?ended=1" if request.cookies.get(SESSION_COOKIE) else "/login"
 
 
-def logged_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """Only with a full session; anyone else goes to the login page."""
-    @wraps(handler)
-    async def route(request: Request) -> Response:
-        dash = _dashboard(request)
-        session = await dash.session(request)
-        if session is None:
-            return redirect(_login_url(request))
-        if session.stage != FULL:
-            return redirect("/login/2fa")
-        return await _guarded(dash, request, session, lambda: handler(dash, request, session))
-    return route
+def _at_stage(stage: str, elsewhere: str) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+    """A guard for routes that need a session at ``stage``; a session at the other stage goes
+    to ``elsewhere``, no session to the login page."""
+    def guard(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        @wraps(handler)
+        async def route(request: Request) -> Response:
+            dash = _dashboard(request)
+            session = await dash.session(request)
+            if session is None:
+                return redirect(_login_url(request))
+            if session.stage != stage:
+                return redirect(elsewhere)
+            return await _guarded(dash, request, session, lambda: handler(dash, request, session))
+        return route
+    return guard
 
 
-def half_logged_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """Only with a session whose password step is done and whose second factor is due."""
-    @wraps(handler)
-    async def route(request: Request) -> Response:
-        dash = _dashboard(request)
-        session = await dash.session(request)
-        if session is None:
-            return redirect(_login_url(request))
-        if session.stage != SECOND_FACTOR:
-            return redirect("/keys")
-        return await _guarded(dash, request, session, lambda: handler(dash, request, session))
-    return route
+#: only with a full session; anyone else goes to the login page
+logged_in = _at_stage(FULL, "/login/2fa")
+#: only with a session whose password step is done and whose second factor is due
+half_logged_in = _at_stage(SECOND_FACTOR, "/keys")
 
 
 def anyone(handler: AnonymousHandler) -> Callable[[Request], Awaitable[Response]]:
